@@ -1,0 +1,3 @@
+from mythos.cli import main
+
+main()

@@ -1,0 +1,96 @@
+"""The composition root: build the world, store, engine and listeners; start and stop them."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+
+from mythos.commands.table import load_table
+from mythos.config import Settings
+from mythos.engine.game import Game
+from mythos.engine.pulse import LagMonitor, Pulse
+from mythos.metrics import Metrics
+from mythos.net.telnet import TelnetListener, start_telnet
+from mythos.net.web import WebListener, start_web
+from mythos.store import Store, WriteBehind
+from mythos.world import load_world
+
+log = structlog.get_logger(__name__)
+
+SHUTDOWN_MESSAGE = ("{Y}The fog rolls in and Arkham fades from view: the server is shutting "
+                    "down. Your progress is saved.{x}")
+
+
+class App:
+    """One running server. ``await start()``, then ``await stop()`` (or ``run()`` for both)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.stopped = asyncio.Event()
+        self.telnet: TelnetListener | None = None
+        self.web: WebListener | None = None
+
+    async def start(self) -> None:
+        s = self.settings
+        world = await asyncio.to_thread(load_world, s.world)
+        self.store = await Store.open(s.db_url)
+        self.pulse = Pulse(self.metrics, s.pulse_seconds)
+        self.lag = LagMonitor(self.metrics)
+        self.writebehind = WriteBehind(self.store, interval=s.flush_interval,
+                                       batch_size=s.flush_batch, metrics=self.metrics)
+        self.game = Game(s, world, self.store, load_table(), self.metrics, self.writebehind,
+                         self.pulse)
+        self.pulse.start()
+        self.lag.start()
+        self.writebehind.start()
+        self.telnet = await start_telnet(self.game, s.host, s.telnet_port)
+        self.web = await start_web(self, s.host, s.web_port)
+        log.info("server_started", telnet=f"{s.host}:{self.telnet.port}",
+                 web=f"http://{s.host}:{self.web.port}/", database=self.store.url,
+                 rooms=len(world.rooms))
+
+    @property
+    def telnet_port(self) -> int:
+        assert self.telnet is not None
+        return self.telnet.port
+
+    @property
+    def web_port(self) -> int:
+        assert self.web is not None
+        return self.web.port
+
+    async def stop(self, message: str = SHUTDOWN_MESSAGE) -> None:
+        """Close listeners, tell and save everyone, final flush, close the database."""
+        log.info("server_stopping")
+        if self.telnet is not None:
+            self.telnet.close()
+        await self.game.close_all(message)
+        if self.telnet is not None:
+            await self.telnet.wait_closed()
+        if self.web is not None:
+            await self.web.close()
+        await self.pulse.stop()
+        await self.lag.stop()
+        await self.writebehind.stop(timeout=self.settings.shutdown_grace)
+        await self.store.close()
+        log.info("server_stopped", unsaved=self.writebehind.dirty_count)
+        self.stopped.set()
+
+    async def run(self) -> None:
+        """Serve until SIGINT or SIGTERM, then shut down cleanly."""
+        await self.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        s = self.settings
+        print(f"Mythos is listening.\n  telnet {s.host} {self.telnet_port}   (Mudlet, TinTin++, "
+              f"telnet)\n  http://{s.host}:{self.web_port}/health  and  /metrics\n"
+              f"Press Ctrl-C to stop.", flush=True)
+        await stop.wait()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await self.stop()

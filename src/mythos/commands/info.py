@@ -1,0 +1,131 @@
+"""Looking around and about: look, exits, who, status, help, quit."""
+
+from __future__ import annotations
+
+import time
+
+from mythos.commands.table import Ctx, command
+from mythos.engine.gmcp import profession_name
+from mythos.engine.views import character_text, exit_view, exits_text, wrap
+from mythos.rules.lucidity import tier
+from mythos.world.model import normalize_direction
+
+
+@command("look", "l", category="information")
+def look(ctx: Ctx, args: str) -> None:
+    """look [thing, person or direction]
+
+    Look around the room, or at someone or something here, or along an exit: 'look north'."""
+    target = args.strip().lower()
+    if target.startswith("at "):
+        target = target[3:].strip()
+    if not target:
+        ctx.game.show_room(ctx.session)
+        return
+    room = ctx.room
+    d = normalize_direction(target)
+    if d is not None:
+        ex = room.exits.get(d)
+        if ex is None or ex.hidden:
+            ctx.send("You see nothing special in that direction.")
+        else:
+            ctx.send(ex.description or f"To the {d}: {exit_view(ctx.game.world, ex)}.")
+        return
+    for other in room.characters:
+        if other.name.lower().startswith(target):
+            if other is ctx.char:
+                ctx.send("You look yourself over. Still here, still whole. For now.")
+            else:
+                ctx.send(character_text(other))
+                if other.link is not None:
+                    other.link.write(f"{ctx.char.name} looks at you.")
+            return
+    if target in ("room", "here"):
+        ctx.game.show_room(ctx.session)
+        return
+    ctx.send("You see nothing like that here.")
+
+
+@command("exits", category="information")
+def exits(ctx: Ctx, args: str) -> None:
+    """exits
+
+    List the ways out of this room and where they lead."""
+    ctx.send(exits_text(ctx.game.world, ctx.room))
+
+
+@command("who", category="information")
+def who(ctx: Ctx, args: str) -> None:
+    """who
+
+    List the investigators walking Arkham now."""
+    chars = sorted(ctx.game.online.values(), key=lambda c: c.name)
+    lines = ["{Y}Investigators in Arkham{x}"]
+    for c in chars:
+        lines.append(f"  [{c.level:>3}] {c.name} the {profession_name(c)}")
+    n = len(chars)
+    lines.append(f"{n} investigator{'s' if n != 1 else ''} online.")
+    ctx.send("\n".join(lines))
+
+
+@command("status", "score", category="information")
+def status(ctx: Ctx, args: str) -> None:
+    """status
+
+    Your health, lucidity, posture, level and experience."""
+    c = ctx.char
+    ctx.send("\n".join([
+        f"{{Y}}{c.name} the {profession_name(c)}{{x}}",
+        f"  Level {c.level}   XP {c.xp}",
+        f"  Health    {c.hp}/{c.max_hp}",
+        f"  Lucidity  {c.lucidity} ({tier(c.lucidity)})",
+        f"  Posture   {c.posture}",
+        f"  Location  {ctx.room.name}, {ctx.room.zone.name}",
+    ]))
+
+
+@command("help", "?", category="information")
+def help_(ctx: Ctx, args: str) -> None:
+    """help [topic or command]
+
+    Without a topic, list the commands and help topics. 'help look' tells about one command;
+    'help newbie' is the place to start."""
+    table, world = ctx.game.commands, ctx.game.world
+    topic = args.strip().lower()
+    if not topic:
+        by_cat: dict[str, list[str]] = {}
+        for cmd in table.visible(ctx.char.role):
+            by_cat.setdefault(cmd.category, []).append(cmd.name)
+        lines = ["{Y}Commands{x}"]
+        for cat, names in by_cat.items():
+            lines.append(f"  {{c}}{cat}{{x}}: " + ", ".join(names))
+        if world.help_pages:
+            lines.append("{Y}Topics{x}: " + ", ".join(sorted(world.help_pages)))
+        lines.append("Type 'help <command or topic>' to read more. New here? 'help newbie'.")
+        ctx.send("\n".join(lines))
+        return
+    page = world.help_pages.get(topic) or next(
+        (p for p in world.help_pages.values() if topic in p.keywords), None)
+    cmd = table.find(topic, ctx.char.role)
+    if page is None and cmd is not None:
+        words = ", ".join((cmd.name, *cmd.aliases))
+        ctx.send(f"{{Y}}{cmd.usage}{{x}}\n{wrap(cmd.help, ctx.session.width)}\n"
+                 f"{{c}}Also typed as:{{x}} {words}")
+        return
+    if page is not None:
+        ctx.send(f"{{Y}}{page.title}{{x}}\n{page.body.rstrip()}")
+        return
+    ctx.send(f"There is no help on '{topic}'. Type 'help' for the list.")
+
+
+@command("quit", category="information")
+def quit_(ctx: Ctx, args: str) -> None:
+    """quit
+
+    Leave the game. Your character is saved where it stands. Type it in full."""
+    if ctx.verb != "quit":
+        ctx.send("If you want to leave, type 'quit' in full.")
+        return
+    minutes = int((time.monotonic() - ctx.session.connected_at) // 60)
+    ctx.session.close(f"You step out of the fog and leave Arkham behind, for now. "
+                      f"({minutes} minute{'s' if minutes != 1 else ''} played)")

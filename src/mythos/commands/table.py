@@ -1,0 +1,162 @@
+"""The command table: one record per command feeds the parser, abbreviations, help and checks.
+
+Each command is a function registered with ``@command(...)``; its docstring is its help (first
+line: the usage). The table is ordered: when a prefix fits several commands, the one registered
+first wins (so ``n`` is north and ``l`` is look), as in tbaMUD's ``cmd_info``. Posture and role
+are checked here, once, before any handler runs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from mythos.world.model import Character, Posture, Room
+
+if TYPE_CHECKING:
+    from mythos.engine.game import Game
+    from mythos.engine.session import Session
+
+ROLES = ("player", "builder", "admin")
+_POSTURE_RANK = {Posture.LYING: 0, Posture.SITTING: 1, Posture.STANDING: 2}
+_POSTURE_REFUSAL = {
+    Posture.STANDING: "You need to stand up first.",
+    Posture.SITTING: "You need to at least sit up first.",
+}
+
+
+@dataclass
+class Ctx:
+    """What a command handler gets: who typed it, and the world they typed it in."""
+
+    game: Game
+    session: Session
+    char: Character
+    verb: str  # the word as typed
+
+    @property
+    def room(self) -> Room:
+        return self.game.world.rooms[self.char.room_id]
+
+    def send(self, text: str) -> None:
+        self.session.write(text)
+
+
+Handler = Callable[[Ctx, str], Awaitable[None] | None]
+
+
+@dataclass
+class Command:
+    name: str
+    handler: Handler
+    aliases: tuple[str, ...] = ()
+    category: str = "general"
+    min_posture: Posture | None = None
+    role: str = "player"
+    usage: str = ""
+    help: str = ""
+    hidden: bool = False  # left out of the command list (still in help by name)
+
+    def allowed(self, role: str) -> bool:
+        return ROLES.index(role if role in ROLES else "player") >= ROLES.index(self.role)
+
+
+@dataclass
+class CommandTable:
+    commands: list[Command] = field(default_factory=list)
+    _exact: dict[str, Command] = field(default_factory=dict)
+
+    def add(self, cmd: Command) -> None:
+        for word in (cmd.name, *cmd.aliases):
+            if word in self._exact:
+                raise ValueError(f"command word {word!r} is taken by {self._exact[word].name}")
+            self._exact[word] = cmd
+        self.commands.append(cmd)
+
+    def words(self) -> set[str]:
+        """Every name and alias: a character may not be named one of these."""
+        return set(self._exact)
+
+    def find(self, word: str, role: str = "admin") -> Command | None:
+        """Exact name or alias first, then the first command (in table order) the word begins."""
+        w = word.lower()
+        cmd = self._exact.get(w)
+        if cmd is not None and cmd.allowed(role):
+            return cmd
+        for cmd in self.commands:
+            if cmd.allowed(role) and cmd.name.startswith(w):
+                return cmd
+        return None
+
+    def nearest(self, word: str, role: str) -> str | None:
+        names = [c.name for c in self.commands if c.allowed(role) and not c.hidden]
+        close = difflib.get_close_matches(word.lower(), names, n=1, cutoff=0.6)
+        return close[0] if close else None
+
+    def visible(self, role: str) -> list[Command]:
+        return [c for c in self.commands if c.allowed(role) and not c.hidden]
+
+    async def dispatch(self, session: Session, line: str) -> None:
+        """Parse one line and run its command, after the checks every command shares."""
+        char = session.char
+        assert char is not None
+        line = line.strip()
+        if not line:
+            return
+        verb, args = split_verb(line)
+        cmd = self.find(verb, char.role)
+        if cmd is None:
+            near = self.nearest(verb, char.role)
+            session.write(f"Huh? (Did you mean '{near}'?)" if near else "Huh?")
+            return
+        if cmd.min_posture is not None and (
+                _POSTURE_RANK[char.posture] < _POSTURE_RANK[cmd.min_posture]):
+            session.write(_POSTURE_REFUSAL[cmd.min_posture])
+            return
+        session.game.metrics.commands.labels(cmd.name).inc()
+        result = cmd.handler(Ctx(session.game, session, char, verb), args)
+        if inspect.isawaitable(result):
+            await result
+
+
+def split_verb(line: str) -> tuple[str, str]:
+    """"say hi" -> ("say", "hi"); "'hi" -> ("say", "hi"); ":waves" -> ("emote", "waves")."""
+    if line[0] in "'\"":
+        return "say", line[1:].strip()
+    if line[0] == ":":
+        return "emote", line[1:].strip()
+    verb, _, args = line.partition(" ")
+    return verb.lower(), args.strip()
+
+
+TABLE = CommandTable()
+
+
+def command(name: str, *aliases: str, category: str = "general",
+            min_posture: Posture | None = None, role: str = "player",
+            hidden: bool = False) -> Callable[[Handler], Handler]:
+    """Register a handler in the table. Its docstring is its help; the first line, its usage."""
+
+    def register(fn: Handler) -> Handler:
+        doc = inspect.cleandoc(fn.__doc__ or name)
+        usage, _, body = doc.partition("\n")
+        TABLE.add(Command(name, fn, aliases, category, min_posture, role, usage.strip(),
+                          body.strip(), hidden))
+        return fn
+
+    return register
+
+
+def load_table() -> CommandTable:
+    """The table with every family of commands registered (in the order of this import list)."""
+    from mythos.commands import (
+        comm,  # noqa: F401
+        info,  # noqa: F401
+        movement,  # noqa: F401  (first: n, s, e, w ...)
+        posture,  # noqa: F401
+    )
+
+    return TABLE

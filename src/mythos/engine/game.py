@@ -1,0 +1,249 @@
+"""The game: who is connected, who is in the world, and how they enter, leave and hear things.
+
+``Game`` is owned by the event loop. It keeps the online characters in memory, sends each
+session the out-of-band state it needs, and hands progress to the write-behind flusher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from mythos import __version__
+from mythos.commands.table import CommandTable
+from mythos.config import Settings
+from mythos.engine import gmcp
+from mythos.engine.auth import Hasher, LoginThrottle
+from mythos.engine.connection import Connection
+from mythos.engine.login import LoginDialogue
+from mythos.engine.pulse import Pulse
+from mythos.engine.session import Session
+from mythos.engine.views import room_text
+from mythos.metrics import Metrics
+from mythos.rules import movement
+from mythos.store import CharacterRow, Store, WriteBehind
+from mythos.world.model import Character, Posture, Room, World
+
+log = structlog.get_logger(__name__)
+
+#: Sends to many sessions yield to the loop after this many.
+BROADCAST_CHUNK = 300
+
+
+class Game:
+    def __init__(self, settings: Settings, world: World, store: Store, commands: CommandTable,
+                 metrics: Metrics, writebehind: WriteBehind, pulse: Pulse) -> None:
+        self.settings = settings
+        self.world = world
+        self.store = store
+        self.commands = commands
+        self.metrics = metrics
+        self.writebehind = writebehind
+        self.pulse = pulse
+        self.hasher = Hasher(settings.hash_threads)
+        self.throttle = LoginThrottle(settings.login_failure_delay)
+        self.started_at = time.time()
+        self.sessions: set[Session] = set()
+        self.online: dict[str, Character] = {}  # name key -> character in the world
+        #: Characters who left whose last progress may not be saved yet: a re-login takes the
+        #: object from here (never a stale row from the database) after waiting for the save.
+        self.departed: dict[str, tuple[Character, asyncio.Task[bool]]] = {}
+        self.pending_output: set[Session] = set()
+        self.shutting_down = False
+        self.start_room = settings.start_room or world.start_room
+        pulse.add("output", self.flush_output)
+        pulse.add("housekeeping", self.housekeeping, seconds=10)
+
+    # -- connections --------------------------------------------------------------------------
+    def connect(self, conn: Connection) -> Session:
+        session = Session(self, conn, LoginDialogue(self))
+        session.login.session = session
+        self.sessions.add(session)
+        self.metrics.sessions.labels("all").set(len(self.sessions))
+        if self.shutting_down:
+            session.close("Arkham is closing its doors for now. Come back soon.")
+            return session
+        session.login.greet()
+        session.flush()
+        return session
+
+    def session_gone(self, session: Session) -> None:
+        """A session ended (hang-up, quit, takeover): take its body out of the world."""
+        self.sessions.discard(session)
+        self.pending_output.discard(session)
+        self.metrics.sessions.labels("all").set(len(self.sessions))
+        char = session.char
+        session.char = None
+        if char is not None and char.link is session:
+            char.link = None
+            self.leave_world(char)
+
+    # -- entering and leaving -----------------------------------------------------------------
+    async def load_character(self, name: str) -> Character | None:
+        """The character to play: the one still in memory if it left recently, else the row.
+
+        Waits for the save of a character that just left, so the database and memory agree."""
+        key = name.lower()
+        if key in self.online:
+            return self.online[key]
+        departed = self.departed.get(key)
+        if departed is not None:
+            char, saving = departed
+            try:
+                await asyncio.wait_for(asyncio.shield(saving), timeout=5.0)
+            except (TimeoutError, Exception):
+                pass
+            if key in self.online:  # another login won the race while we waited
+                return self.online[key]
+            self.departed.pop(key, None)
+            return char
+        row = await self.store.get_character(name)
+        if key in self.online:
+            return self.online[key]
+        return None if row is None else self.character_from_row(row)
+
+    def character_from_row(self, row: CharacterRow) -> Character:
+        room_id = row.room_id if row.room_id in self.world.rooms else self.start_room
+        try:
+            posture = Posture(row.posture)
+        except ValueError:
+            posture = Posture.STANDING
+        return Character(
+            id=row.id, account_id=row.account_id, name=row.name, profession=row.profession,
+            room_id=room_id, hp=row.hp, max_hp=row.max_hp, lucidity=row.lucidity, xp=row.xp,
+            level=row.level, posture=posture, stats=dict(row.stats or {}))
+
+    def enter_world(self, session: Session, char: Character, role: str) -> None:
+        """Put a logged-in player's character in the world, taking over any older session."""
+        key = char.name.lower()
+        old = char.link if key in self.online else None
+        char.role = role
+        session.char = char
+        session.state = "playing"
+        if isinstance(old, Session) and old is not session:
+            # Never two bodies: the new connection takes over the same character.
+            old.char = None
+            old.close("{y}Someone has connected as you from elsewhere. Goodbye.{x}")
+            char.link = session
+            session.write("{y}You take over your body, which was already here.{x}")
+            self.to_room(self.room_of(char), f"{char.name} shudders, as if waking.",
+                         exclude=(char,))
+        else:
+            char.link = session
+            self.online[key] = char
+            room = self.world.rooms[char.room_id]
+            movement.place(self.world, char, room)
+            self.to_room(room, f"{char.name} has entered the game.", exclude=(char,))
+            self.oob_room(room, "Room.AddPlayer", gmcp.player_entry(char), exclude=(char,))
+        self.metrics.players_online.set(len(self.online))
+        self.metrics.logins.labels("ok").inc()
+        log.info("player_entered", name=char.name, peer=session.conn.peer)
+        if self.world.motd:
+            session.write(self.world.motd)
+        self.show_room(session)
+        self.send_state(session)
+
+    def leave_world(self, char: Character) -> None:
+        """Take a character out of the world and save it now (the re-login waits for that)."""
+        key = char.name.lower()
+        if self.online.get(key) is not char:
+            return
+        del self.online[key]
+        room = self.world.rooms.get(char.room_id)
+        movement.remove(self.world, char)
+        if room is not None:
+            self.to_room(room, f"{char.name} has left the game.")
+            self.oob_room(room, "Room.RemovePlayer", char.name)
+        self.metrics.players_online.set(len(self.online))
+        saving = asyncio.get_running_loop().create_task(
+            self.writebehind.flush_character(char, last_seen=datetime.now(UTC)),
+            name=f"save-{char.name}")
+        self.departed[key] = (char, saving)
+        log.info("player_left", name=char.name)
+
+    # -- what players see ---------------------------------------------------------------------
+    def room_of(self, char: Character) -> Room:
+        return self.world.rooms[char.room_id]
+
+    def show_room(self, session: Session) -> None:
+        char = session.char
+        assert char is not None
+        session.write(room_text(self.room_of(char), char, session.width))
+
+    def send_state(self, session: Session) -> None:
+        char = session.char
+        assert char is not None
+        room = self.room_of(char)
+        session.oob("Char.Vitals", gmcp.vitals(char))
+        session.oob("Char.Status", gmcp.status(char, room))
+        session.oob("Room.Info", gmcp.room_info(room))
+        session.oob("Room.Players", gmcp.room_players(room))
+
+    def changed(self, char: Character, *, vitals: bool = False, status: bool = False) -> None:
+        """A character's progress changed: save it write-behind and tell its client."""
+        self.writebehind.mark(char)
+        session = char.link
+        if isinstance(session, Session):
+            if vitals:
+                session.oob("Char.Vitals", gmcp.vitals(char))
+            if status:
+                session.oob("Char.Status", gmcp.status(char, self.room_of(char)))
+
+    def sessions_in(self, room: Room, exclude: Iterable[Character] = ()) -> list[Session]:
+        skip = set(map(id, exclude))
+        return [c.link for c in room.characters
+                if id(c) not in skip and isinstance(c.link, Session)]
+
+    def to_room(self, room: Room, text: str, exclude: Iterable[Character] = ()) -> None:
+        for s in self.sessions_in(room, exclude):
+            s.write(text)
+
+    def oob_room(self, room: Room, package: str, data: Any,
+                 exclude: Iterable[Character] = ()) -> None:
+        for s in self.sessions_in(room, exclude):
+            s.oob(package, data)
+
+    async def broadcast(self, text: str) -> None:
+        """Tell every session, yielding to the loop every few hundred sends."""
+        for i, s in enumerate(list(self.sessions)):
+            s.write(text)
+            if i % BROADCAST_CHUNK == BROADCAST_CHUNK - 1:
+                await asyncio.sleep(0)
+
+    def mssp(self) -> dict[str, str | list[str]]:
+        s = self.settings
+        return {
+            "NAME": s.name, "PLAYERS": str(len(self.online)), "UPTIME": str(int(self.started_at)),
+            "CODEBASE": f"Mythos {__version__}", "CONTACT": "", "CREATED": "2026",
+            "GENRE": "Horror", "GAMEPLAY": "Adventure", "SUBGENRE": "Lovecraftian",
+            "LANGUAGE": "English", "PORT": str(s.telnet_port), "ANSI": "1", "GMCP": "1",
+            "MCCP": "0", "UTF-8": "1", "XTERM 256 COLORS": "0", "ROOMS": str(len(self.world.rooms)),
+        }
+
+    # -- pulse subsystems ---------------------------------------------------------------------
+    def flush_output(self) -> None:
+        for session in list(self.pending_output):
+            session.flush()
+
+    def housekeeping(self) -> None:
+        self.throttle.prune()
+        for key in [k for k, (_, t) in self.departed.items() if t.done() and t.result()]:
+            del self.departed[key]
+
+    # -- shutdown -----------------------------------------------------------------------------
+    async def close_all(self, message: str) -> None:
+        """Tell everyone, take every character out of the world, hang up."""
+        self.shutting_down = True
+        for session in list(self.sessions):
+            if session.playing:
+                session.write("")
+            session.close(message)
+        self.flush_output()
+        pending = [t for _, t in self.departed.values() if not t.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=self.settings.shutdown_grace)

@@ -1,0 +1,192 @@
+"""The login screen: ``create NAME PASSWORD`` and ``connect NAME PASSWORD`` on one line for
+scripted clients, and a guided dialogue for people.
+
+A wrong password reads the same as an unknown name. Failures from one address slow that
+address down. Passwords are hashed and checked in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import structlog
+
+from mythos.engine.auth import NAME_RE, password_problem
+from mythos.rules.character import (
+    DEFAULT_PROFESSION,
+    PROFESSIONS,
+    find_profession,
+    max_hp,
+    starting_stats,
+)
+from mythos.store import NameTaken
+
+if TYPE_CHECKING:
+    from mythos.engine.game import Game
+    from mythos.engine.session import Session
+
+log = structlog.get_logger(__name__)
+
+BANNER = r"""{G}
+        M  Y  T  H  O  S{x}
+   {g}Arkham, Massachusetts - the year is 1926{x}
+
+ The gambrel roofs lean together against a sky the colour of old bruises.
+ Somewhere past the river a bell is ringing, though no church claims it.
+"""
+PROMPT = ("Type {W}create NAME PASSWORD{x} for a new character, "
+          "{W}connect NAME PASSWORD{x} to return,\nor just your name to be guided.")
+BAD_LOGIN = "That name and password do not match anyone we know."
+RESERVED = {"create", "connect", "new", "quit", "self", "someone", "all", "admin", "staff",
+            "mythos", "arkham", "limbo", "nobody", "everyone"}
+
+
+class LoginDialogue:
+    def __init__(self, game: Game) -> None:
+        self.game = game
+        self.session: Session = None  # type: ignore[assignment]  # set by Game.connect
+        self.step = "name"
+        self.name = ""
+        self.password = ""
+
+    def greet(self) -> None:
+        self.session.write(BANNER)
+        self.ask_name()
+
+    def ask_name(self) -> None:
+        self.step = "name"
+        self.session.write(PROMPT)
+        self.session.write("By what name are you known?")
+
+    # -- input --------------------------------------------------------------------------------
+    async def handle(self, line: str) -> None:
+        text = line.strip()
+        step = self.step
+        if step == "name":
+            words = text.split()
+            if not words:
+                return self.ask_name()
+            verb = words[0].lower()
+            if verb in ("create", "connect") and len(words) == 3:
+                return await (self.create if verb == "create" else self.connect)(
+                    words[1], words[2])
+            if verb in ("create", "connect"):
+                return self.session.write(f"Usage: {verb} NAME PASSWORD")
+            if verb == "quit":
+                return self.session.close("Farewell.")
+            return await self.guided_name(words[0])
+        if step == "password":
+            self.session.conn.set_echo(True)
+            return await self.connect(self.name, text, guided=True)
+        if step == "confirm_new":
+            if text.lower() in ("y", "yes"):
+                self.step = "new_password"
+                self.session.write("Choose a password (at least 8 characters):")
+                self.session.conn.set_echo(False)
+            else:
+                self.ask_name()
+            return None
+        if step == "new_password":
+            problem = password_problem(text)
+            if problem:
+                return self.session.write(problem + " Try again:")
+            self.password = text
+            self.step = "repeat_password"
+            return self.session.write("Repeat the password:")
+        if step == "repeat_password":
+            self.session.conn.set_echo(True)
+            if text != self.password:
+                self.password = ""
+                self.step = "new_password"
+                self.session.conn.set_echo(False)
+                return self.session.write("The passwords differ. Choose a password:")
+            self.step = "profession"
+            names = ", ".join(p.name for p in PROFESSIONS.values())
+            return self.session.write(
+                f"What is your profession? ({names})\n"
+                f"Press Enter for {PROFESSIONS[DEFAULT_PROFESSION].name}.")
+        if step == "profession":
+            prof = find_profession(text) if text else PROFESSIONS[DEFAULT_PROFESSION]
+            if prof is None:
+                return self.session.write("No such profession. Choose one from the list:")
+            password, self.password = self.password, ""
+            return await self.create(self.name, password, prof.id)
+        return None
+
+    async def guided_name(self, name: str) -> None:
+        problem = self.name_problem(name)
+        if problem:
+            self.session.write(problem)
+            return self.ask_name()
+        self.name = name.capitalize()
+        account = await self.game.store.get_account(name)
+        if account is not None:
+            self.step = "password"
+            self.session.write("Password:")
+            self.session.conn.set_echo(False)
+        else:
+            self.step = "confirm_new"
+            self.session.write(f"No one named {self.name} walks these streets. "
+                               f"Create a new character named {self.name}? (yes/no)")
+        return None
+
+    # -- the two ways in ----------------------------------------------------------------------
+    def name_problem(self, name: str) -> str | None:
+        if not NAME_RE.match(name):
+            return "A name has 3 to 20 letters and nothing else."
+        if name.lower() in RESERVED or name.lower() in self.game.commands.words():
+            return "That name is a word of the game; choose another."
+        return None
+
+    async def create(self, name: str, password: str, profession: str = DEFAULT_PROFESSION,
+                     ) -> None:
+        problem = self.name_problem(name) or password_problem(password)
+        if problem:
+            self.session.write(problem)
+            return self.ask_name()
+        name = name.capitalize()
+        password_hash = await self.game.hasher.hash(password)
+        stats = starting_stats(profession)
+        hp = max_hp(stats, 1)
+        try:
+            account, row = await self.game.store.create_account_with_character(
+                name, password_hash, "player", profession, self.game.start_room, hp, hp, stats)
+        except NameTaken:
+            self.session.write("That name is already taken.")
+            return self.ask_name()
+        if self.session.closed:
+            return None
+        log.info("character_created", name=name, profession=profession)
+        self.session.write(f"{{G}}Welcome to Arkham, {name}.{{x}}")
+        self.game.enter_world(self.session, self.game.character_from_row(row), account.role)
+        return None
+
+    async def connect(self, name: str, password: str, guided: bool = False) -> None:
+        host = self.session.peer_host
+        delay = self.game.throttle.delay(host)
+        if delay:
+            await asyncio.sleep(delay)
+        account = await self.game.store.get_account(name) if NAME_RE.match(name) else None
+        ok = await self.game.hasher.verify(account.password_hash if account else None, password)
+        if self.session.closed:
+            return
+        if not ok or account is None:
+            self.game.throttle.failed(host)
+            self.game.metrics.logins.labels("failed").inc()
+            log.info("login_failed", name=name[:20], peer=self.session.conn.peer)
+            self.session.write(BAD_LOGIN)
+            return self.ask_name()
+        if account.banned:
+            self.game.metrics.logins.labels("banned").inc()
+            self.session.close("This account has been barred from Arkham.")
+            return
+        self.game.throttle.succeeded(host)
+        char = await self.game.load_character(account.name)
+        if self.session.closed:
+            return
+        if char is None:
+            self.session.write("That account has no character. Ask the staff for help.")
+            return self.ask_name()
+        self.session.write(f"{{G}}Welcome back, {char.name}.{{x}}")
+        self.game.enter_world(self.session, char, account.role)

@@ -1,0 +1,164 @@
+"""The pulse: a fixed-rate heartbeat that runs subsystems and timers on the event loop.
+
+The n-th pulse is due at ``start + n * period``; work done in a pulse never pushes the schedule
+back. When the loop falls so far behind that pulses are overdue, the missed ones are skipped and
+counted rather than run in a burst. Each subsystem runs every ``every`` pulses in isolation: an
+exception is logged and counted, and the pulse goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from mythos.metrics import Metrics
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(order=True)
+class Timer:
+    due: float
+    seq: int
+    callback: Callable[[], object] = field(compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class TimerHeap:
+    """One heap for every per-entity timer (respawns, wanders, decay, cooldowns)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._heap: list[Timer] = []
+        self._seq = itertools.count()
+        self.clock = clock
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> Timer:
+        timer = Timer(self.clock() + delay, next(self._seq), callback)
+        heapq.heappush(self._heap, timer)
+        return timer
+
+    def run_due(self, now: float | None = None) -> int:
+        """Run every timer that is due; returns how many ran. Errors are logged, not raised."""
+        now = self.clock() if now is None else now
+        ran = 0
+        while self._heap and self._heap[0].due <= now:
+            timer = heapq.heappop(self._heap)
+            if timer.cancelled:
+                continue
+            ran += 1
+            try:
+                timer.callback()
+            except Exception:
+                log.exception("timer_failed", callback=repr(timer.callback))
+        return ran
+
+
+@dataclass
+class Subsystem:
+    name: str
+    every: int  # pulses
+    run: Callable[[], object]
+
+
+class Pulse:
+    def __init__(self, metrics: Metrics, period: float = 0.1) -> None:
+        self.period = period
+        self.metrics = metrics
+        self.timers = TimerHeap()
+        self.subsystems: list[Subsystem] = []
+        self.count = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, name: str, run: Callable[[], object], *, seconds: float | None = None) -> None:
+        """Run ``run`` every ``seconds`` (rounded to whole pulses; every pulse when None)."""
+        every = 1 if seconds is None else max(1, round(seconds / self.period))
+        self.subsystems.append(Subsystem(name, every, run))
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="pulse")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        n = 0
+        while True:
+            n += 1
+            due = start + n * self.period
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:
+                behind = int(-delay // self.period)
+                if behind:
+                    # Overdue by whole pulses: skip them instead of running a burst.
+                    n += behind
+                    self.metrics.pulses_skipped.inc(behind)
+                await asyncio.sleep(0)
+            self.tick()
+
+    def tick(self) -> None:
+        """One pulse: due timers, then each subsystem whose turn it is."""
+        t0 = time.perf_counter()
+        self.count += 1
+        self.timers.run_due()
+        for sub in self.subsystems:
+            if self.count % sub.every:
+                continue
+            s0 = time.perf_counter()
+            try:
+                sub.run()
+            except Exception:
+                self.metrics.subsystem_errors.labels(sub.name).inc()
+                log.exception("subsystem_failed", subsystem=sub.name)
+            self.metrics.subsystem_duration.labels(sub.name).observe(time.perf_counter() - s0)
+        self.metrics.pulse_duration.observe(time.perf_counter() - t0)
+
+
+class LagMonitor:
+    """Measures how late the loop wakes a sleeper: the event-loop lag."""
+
+    def __init__(self, metrics: Metrics, interval: float = 0.25) -> None:
+        self.metrics = metrics
+        self.interval = interval
+        self.last_lag = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="lag-monitor")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            t0 = loop.time()
+            await asyncio.sleep(self.interval)
+            self.last_lag = max(0.0, loop.time() - t0 - self.interval)
+            self.metrics.loop_lag.observe(self.last_lag)

@@ -1,0 +1,207 @@
+"""One connected client, from the login screen to quit.
+
+A session buffers what it is told (text in colour markup, out-of-band messages) and writes it to
+its connection once per pulse, or at once after its own command. It renders colour for the
+client it has, coalesces repeated vitals, and hangs up on a client that stops reading.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from mythos.engine import gmcp
+from mythos.engine.connection import Connection
+from mythos.text import render
+from mythos.world.model import Character
+
+if TYPE_CHECKING:
+    from mythos.engine.game import Game
+    from mythos.engine.login import LoginDialogue
+
+log = structlog.get_logger(__name__)
+
+#: Out-of-band packages of which only the newest in one pulse matters.
+COALESCED = frozenset({"Char.Vitals", "Char.Status", "Room.Players"})
+
+
+class Session:
+    def __init__(self, game: Game, conn: Connection, login: LoginDialogue) -> None:
+        self.game = game
+        self.conn = conn
+        self.state = "login"  # login -> playing -> closed
+        self.char: Character | None = None
+        self.login = login
+        self.ansi = True
+        self.width = 80
+        self.height = 24
+        self.ttype = ""
+        self.client = ""  # from Core.Hello
+        self.supports: set[str] | None = None  # None: the client never said; default set
+        self.connected_at = time.monotonic()
+        self.last_input = self.connected_at
+        self._out: list[str] = []
+        self._oob: list[tuple[str, Any]] = []
+        self._tokens = game.settings.commands_per_second * 2
+        self._tokens_at = self.connected_at
+        self._warned_flood = False
+
+    # -- state ------------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self.state == "closed"
+
+    @property
+    def playing(self) -> bool:
+        return self.state == "playing" and self.char is not None
+
+    @property
+    def peer_host(self) -> str:
+        return self.conn.peer.rsplit(":", 1)[0]
+
+    # -- output -----------------------------------------------------------------------------
+    def write(self, text: str) -> None:
+        """Queue one or more lines of markup text for this client."""
+        if self.closed:
+            return
+        self._out.append(text if text.endswith("\n") else text + "\n")
+        self.game.pending_output.add(self)
+
+    def oob(self, package: str, data: Any = None) -> None:
+        """Queue an out-of-band message, if the client takes that package."""
+        if self.closed or not self.wants(package):
+            return
+        if package in COALESCED:
+            self._oob = [(p, d) for p, d in self._oob if p != package]
+        self._oob.append((package, data))
+        self.game.pending_output.add(self)
+
+    def wants(self, package: str) -> bool:
+        supported = gmcp.DEFAULT_SUPPORTS if self.supports is None else self.supports
+        return gmcp.supported(package, supported)
+
+    def flush(self) -> None:
+        """Write what is queued to the connection; hang up on a client that stopped reading."""
+        self.game.pending_output.discard(self)
+        if self.closed or not (self._out or self._oob):
+            return
+        out, self._out = self._out, []
+        oob, self._oob = self._oob, []
+        if out:
+            text = "".join(out)
+            if self.playing:
+                text += self.prompt()
+            self.conn.write_text(render(text, ansi=self.ansi))
+            self.conn.send_prompt_end()
+        if self.conn.oob_enabled:
+            for package, data in oob:
+                self.conn.write_oob(package, data)
+        if self.conn.buffered() > self.game.settings.output_limit:
+            self.game.metrics.disconnects_slow.inc()
+            log.warning("slow_client_disconnected", peer=self.conn.peer,
+                        buffered=self.conn.buffered())
+            self.close()
+
+    def prompt(self) -> str:
+        c = self.char
+        assert c is not None
+        return f"{{c}}[HP {c.hp}/{c.max_hp} LCD {c.lucidity}]{{x}} > "
+
+    # -- input ------------------------------------------------------------------------------
+    def _take_token(self) -> bool:
+        now = time.monotonic()
+        rate = self.game.settings.commands_per_second
+        self._tokens = min(rate * 2, self._tokens + (now - self._tokens_at) * rate)
+        self._tokens_at = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            self._warned_flood = False
+            return True
+        return False
+
+    async def handle_line(self, line: str) -> None:
+        """One line typed by the player."""
+        if self.closed:
+            return
+        self.last_input = time.monotonic()
+        if not self._take_token():
+            if not self._warned_flood:
+                self._warned_flood = True
+                self.write("You are typing faster than Arkham can follow; slow down.")
+                self.flush()
+            return
+        try:
+            if self.state == "login":
+                await self.login.handle(line)
+            elif self.playing:
+                await self.game.commands.dispatch(self, line)
+        except Exception:
+            self.game.metrics.command_errors.inc()
+            log.exception("command_failed", peer=self.conn.peer, line=line[:200])
+            self.write("{r}Something went wrong with that; nothing happened.{x}")
+        finally:
+            self.flush()
+
+    def handle_oob(self, package: str, data: Any) -> None:
+        """One out-of-band message from the client (GMCP or a websocket frame)."""
+        p = package.lower()
+        if p == "core.hello" and isinstance(data, dict):
+            self.client = str(data.get("client", ""))[:64]
+        elif p == "core.supports.set" and isinstance(data, list):
+            self.supports = {"core"} | _supports(data)
+        elif p == "core.supports.add" and isinstance(data, list):
+            self.supports = (self.supports or set(gmcp.DEFAULT_SUPPORTS)) | _supports(data)
+        elif p == "core.supports.remove" and isinstance(data, list):
+            self.supports = (self.supports or set(gmcp.DEFAULT_SUPPORTS)) - _supports(data)
+        elif p == "core.ping":
+            self.oob("Core.Ping")
+            self.flush()
+        elif self.playing and p in ("char.vitals", "room.info", "char.status"):
+            # A client asking again (after a reconnect of its UI) gets the current state.
+            self.game.send_state(self)
+            self.flush()
+
+    def update_terminal(self, width: int | None = None, height: int | None = None,
+                        ttype: str | None = None, ansi: bool | None = None,
+                        charset: str | None = None) -> None:
+        if width:
+            self.width = max(20, min(int(width), 500))
+        if height:
+            self.height = max(5, min(int(height), 500))
+        if ttype:
+            self.ttype = ttype[:64]
+        if ansi is not None:
+            self.ansi = ansi
+
+    def disconnected(self) -> None:
+        """The socket is gone (client quit, network dropped, or we hung up)."""
+        if self.state == "closed" and self.char is None:
+            return
+        self.state = "closed"
+        self.game.session_gone(self)
+
+    def close(self, message: str | None = None) -> None:
+        """Hang up on the client, with a last message in markup."""
+        if self.closed:
+            return
+        if message:
+            self._out.append(message if message.endswith("\n") else message + "\n")
+        text = render("".join(self._out), ansi=self.ansi) if self._out else None
+        self._out, self._oob = [], []
+        self.state = "closed"
+        self.game.pending_output.discard(self)
+        self.conn.close(text)
+        self.game.session_gone(self)
+
+
+def _supports(items: list[Any]) -> set[str]:
+    """["Char 1", "Room 1", "Char.Items 1"] -> {"char", "room", "char.items"}"""
+    out: set[str] = set()
+    for item in items:
+        if isinstance(item, str) and item.strip():
+            name, _, version = item.strip().partition(" ")
+            if version.strip() != "0":
+                out.add(name.lower())
+    return out

@@ -1,0 +1,48 @@
+"""Prometheus metrics. One ``Metrics`` per server, each in its own registry (tests run several)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+_FAST = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.loop_lag = Histogram(
+            "mythos_event_loop_lag_seconds", "How late the event loop ran a timer callback",
+            buckets=_FAST, registry=r)
+        self.pulse_duration = Histogram(
+            "mythos_pulse_duration_seconds", "Time spent in one pulse", buckets=_FAST, registry=r)
+        self.pulses_skipped = Counter(
+            "mythos_pulses_skipped", "Pulses skipped because the loop fell behind", registry=r)
+        self.subsystem_duration = Histogram(
+            "mythos_subsystem_duration_seconds", "Time spent in one subsystem run",
+            ["subsystem"], buckets=_FAST, registry=r)
+        self.subsystem_errors = Counter(
+            "mythos_subsystem_errors", "Subsystem runs that raised", ["subsystem"], registry=r)
+        self.flush_duration = Histogram(
+            "mythos_flush_duration_seconds", "Write-behind flush duration", buckets=_FAST,
+            registry=r)
+        self.flush_rows = Counter(
+            "mythos_flush_rows", "Progress rows written by the write-behind flusher", registry=r)
+        self.flush_failures = Counter(
+            "mythos_flush_failures", "Write-behind flushes that failed (and will retry)",
+            registry=r)
+        self.dirty = Gauge(
+            "mythos_dirty_characters", "Characters with unsaved progress", registry=r)
+        self.sessions = Gauge("mythos_sessions", "Connected sessions", ["state"], registry=r)
+        self.players_online = Gauge(
+            "mythos_players_online", "Characters in the game", registry=r)
+        self.commands = Counter(
+            "mythos_commands", "Commands handled", ["command"], registry=r)
+        self.command_errors = Counter(
+            "mythos_command_errors", "Commands that raised an unexpected error", registry=r)
+        self.logins = Counter("mythos_logins", "Login attempts", ["result"], registry=r)
+        self.disconnects_slow = Counter(
+            "mythos_slow_client_disconnects",
+            "Clients disconnected because their output buffer passed the bound", registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,78 @@
+"""Run the Alembic migrations, configured in code (no alembic.ini).
+
+Both functions are *synchronous*: call them before the event loop starts (``mythos db upgrade``,
+``mythos serve``), or from a running loop via ``await asyncio.to_thread(upgrade, url)``. They
+must not be called directly on a thread that runs an event loop (they start their own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Connection
+
+from .db import DatabaseUnavailable, Engines, is_sqlite, open_engines, sqlite_path
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["url"] = url  # not via set_main_option: '%' in passwords would break it
+    return cfg
+
+
+def _prepare(url: str) -> None:
+    path = sqlite_path(url) if is_sqlite(url) else None
+    if path:
+        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the database at ``url`` to ``revision`` (default: the newest). Idempotent."""
+    _prepare(url)
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    command.downgrade(alembic_config(url), revision)
+
+
+def head() -> str | None:
+    """The newest revision the code knows."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def current(url: str) -> str | None:
+    """The revision the database at ``url`` is at (None when it was never migrated).
+
+    Raises ``DatabaseUnavailable`` when it cannot be reached. A missing SQLite file is not
+    created: its revision is None."""
+    path = sqlite_path(url) if is_sqlite(url) else None
+    if path and not Path(path).expanduser().exists():
+        return None
+
+    def _rev(conn: Connection) -> str | None:
+        return MigrationContext.configure(conn).get_current_revision()
+
+    async def _run(engines: Engines) -> str | None:
+        try:
+            async with engines.reader.connect() as conn:
+                return await conn.run_sync(_rev)
+        finally:
+            await engines.dispose()
+
+    try:
+        return asyncio.run(_run(open_engines(url)))
+    except Exception as exc:
+        raise DatabaseUnavailable(url, exc) from exc
+
+
+__all__ = ["MIGRATIONS_DIR", "alembic_config", "current", "downgrade", "head", "upgrade"]

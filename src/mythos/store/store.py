@@ -1,0 +1,324 @@
+"""``Store``: the narrow interface through which the game reads and writes the database.
+
+Reads (login, start-up) use the reader engine; every write is one transaction on the writer
+engine (SQLite: the single writer connection, opened with ``BEGIN IMMEDIATE``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .db import DatabaseUnavailable, Engines, describe_error, open_engines
+from .tables import UTCDateTime, accounts, characters, name_key
+
+log = structlog.get_logger(__name__)
+
+#: How long ``ping`` waits for an answer.
+PING_TIMEOUT = 2.0
+
+
+class NameTaken(Exception):
+    """An account or character by that name (compared case-insensitively) exists already."""
+
+    def __init__(self, name: str, kind: str = "name") -> None:
+        self.name = name
+        self.kind = kind
+        super().__init__(f"{kind} {name!r} is taken")
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    id: int
+    name: str
+    password_hash: str
+    role: str
+    banned: bool
+
+
+@dataclass(frozen=True)
+class CharacterRow:
+    id: int
+    account_id: int
+    name: str
+    profession: str
+    room_id: str
+    hp: int
+    max_hp: int
+    lucidity: int
+    xp: int
+    level: int
+    posture: str
+    stats: dict[str, Any] = field(hash=False)
+    last_seen: datetime | None
+
+
+@dataclass(frozen=True)
+class ProgressRow:
+    """The progress columns of one character. ``last_seen=None`` leaves the stored value as is."""
+
+    id: int
+    room_id: str
+    hp: int
+    max_hp: int
+    lucidity: int
+    xp: int
+    level: int
+    posture: str
+    last_seen: datetime | None = None
+
+
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code:
+        return str(code) == "23505"
+    msg = str(orig)
+    return "UNIQUE constraint failed" in msg or "unique constraint" in msg.lower()
+
+
+def _account(row: Any) -> AccountRow:
+    return AccountRow(id=row.id, name=row.name, password_hash=row.password_hash, role=row.role,
+                      banned=bool(row.banned))
+
+
+def _character(row: Any) -> CharacterRow:
+    return CharacterRow(
+        id=row.id, account_id=row.account_id, name=row.name, profession=row.profession,
+        room_id=row.room_id, hp=row.hp, max_hp=row.max_hp, lucidity=row.lucidity, xp=row.xp,
+        level=row.level, posture=row.posture, stats=dict(row.stats or {}),
+        last_seen=row.last_seen)
+
+
+_ACCOUNT_COLS = (accounts.c.id, accounts.c.name, accounts.c.password_hash, accounts.c.role,
+                 accounts.c.banned)
+_CHARACTER_COLS = (
+    characters.c.id, characters.c.account_id, characters.c.name, characters.c.profession,
+    characters.c.room_id, characters.c.hp, characters.c.max_hp, characters.c.lucidity,
+    characters.c.xp, characters.c.level, characters.c.posture, characters.c.stats,
+    characters.c.last_seen)
+
+# One UPDATE for all progress rows (executemany). Bind names differ from column names, as
+# SQLAlchemy reserves those for the SET clause. Nothing but progress columns is touched.
+_SAVE_PROGRESS = (
+    sa.update(characters)
+    .where(characters.c.id == sa.bindparam("b_id"))
+    .values(
+        room_id=sa.bindparam("b_room_id"),
+        hp=sa.bindparam("b_hp"),
+        max_hp=sa.bindparam("b_max_hp"),
+        lucidity=sa.bindparam("b_lucidity"),
+        xp=sa.bindparam("b_xp"),
+        level=sa.bindparam("b_level"),
+        posture=sa.bindparam("b_posture"),
+        last_seen=sa.func.coalesce(sa.bindparam("b_last_seen", type_=UTCDateTime()),
+                                   characters.c.last_seen),
+    )
+)
+
+
+class Store:
+    """The database, as the game sees it. Make one with ``await Store.open(url)``."""
+
+    def __init__(self, engines: Engines) -> None:
+        self._engines = engines
+        self.url: str = engines.url  # masked
+
+    @property
+    def backend(self) -> str:
+        """"sqlite" or "postgresql"."""
+        return self._engines.backend
+
+    @property
+    def engines(self) -> Engines:
+        """The engines, for code inside ``mythos.store`` (and tests) only."""
+        return self._engines
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, url: str, *, connect_timeout: float = 5.0,
+                   busy_timeout: float = 5.0) -> Store:
+        """Open the database at ``url`` and check that it answers; ``DatabaseUnavailable``
+        (one line, password masked) when it does not within ``connect_timeout`` seconds.
+
+        ``busy_timeout`` (SQLite only): how long a write waits on another process's lock."""
+        try:
+            # in a thread: making an SQLite engine resolves its path (os.path.abspath)
+            engines = await asyncio.to_thread(
+                open_engines, url, connect_timeout=connect_timeout, busy_timeout=busy_timeout)
+        except Exception as exc:
+            raise DatabaseUnavailable(url, exc) from None
+        try:
+            async with asyncio.timeout(connect_timeout):
+                for engine in {engines.writer, engines.reader}:
+                    async with engine.connect() as conn:
+                        await conn.execute(sa.text("SELECT 1"))
+        except Exception as exc:
+            reason = (f"no answer within {connect_timeout:g} s" if isinstance(exc, TimeoutError)
+                      else exc)
+            try:
+                async with asyncio.timeout(connect_timeout):
+                    await engines.dispose()
+            except Exception:
+                pass
+            raise DatabaseUnavailable(url, reason) from None
+        return cls(engines)
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Close every connection, waiting at most ``timeout`` seconds."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._engines.dispose()
+        except TimeoutError:
+            log.warning("store_close_timeout", url=self.url, timeout=timeout)
+        except Exception as exc:
+            log.warning("store_close_failed", url=self.url, error=describe_error(exc))
+
+    async def ping(self) -> bool:
+        """True when the database answers ``SELECT 1`` now (within ~2 s). Never raises."""
+        try:
+            async with asyncio.timeout(PING_TIMEOUT):
+                async with self._engines.reader.connect() as conn:
+                    await conn.execute(sa.text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    # -- accounts ---------------------------------------------------------------------------
+
+    @staticmethod
+    async def _insert_account(conn: AsyncConnection, name: str, password_hash: str,
+                              role: str) -> AccountRow:
+        try:
+            result = await conn.execute(sa.insert(accounts).values(
+                name=name, name_key=name_key(name), password_hash=password_hash, role=role,
+                banned=False))
+        except IntegrityError as exc:
+            if _is_unique_violation(exc):
+                raise NameTaken(name, "account") from None
+            raise
+        return AccountRow(id=result.inserted_primary_key[0], name=name,
+                          password_hash=password_hash, role=role, banned=False)
+
+    async def create_account(self, name: str, password_hash: str,
+                             role: str = "player") -> AccountRow:
+        """A new account; ``NameTaken`` when the name exists (in any letter case)."""
+        async with self._engines.writer.begin() as conn:
+            return await self._insert_account(conn, name, password_hash, role)
+
+    async def get_account(self, name: str) -> AccountRow | None:
+        async with self._engines.reader.connect() as conn:
+            row = (await conn.execute(
+                sa.select(*_ACCOUNT_COLS).where(accounts.c.name_key == name_key(name))
+            )).first()
+        return _account(row) if row is not None else None
+
+    async def set_role(self, name: str, role: str) -> bool:
+        """Give the account ``name`` the role ``role``; False when there is no such account."""
+        async with self._engines.writer.begin() as conn:
+            result = await conn.execute(
+                sa.update(accounts).where(accounts.c.name_key == name_key(name))
+                .values(role=role))
+        return result.rowcount == 1
+
+    async def set_banned(self, name: str, banned: bool) -> bool:
+        """Ban or unban the account ``name``; False when there is no such account."""
+        async with self._engines.writer.begin() as conn:
+            result = await conn.execute(
+                sa.update(accounts).where(accounts.c.name_key == name_key(name))
+                .values(banned=banned))
+        return result.rowcount == 1
+
+    # -- characters -------------------------------------------------------------------------
+
+    @staticmethod
+    async def _insert_character(
+        conn: AsyncConnection, account_id: int, name: str, profession: str, room_id: str,
+        hp: int, max_hp: int, stats: dict[str, Any], *, lucidity: int, xp: int, level: int,
+        posture: str,
+    ) -> CharacterRow:
+        stats = dict(stats)
+        try:
+            result = await conn.execute(sa.insert(characters).values(
+                account_id=account_id, name=name, name_key=name_key(name),
+                profession=profession, room_id=room_id, hp=hp, max_hp=max_hp,
+                lucidity=lucidity, xp=xp, level=level, posture=posture, stats=stats))
+        except IntegrityError as exc:
+            if _is_unique_violation(exc):
+                raise NameTaken(name, "character") from None
+            raise
+        return CharacterRow(
+            id=result.inserted_primary_key[0], account_id=account_id, name=name,
+            profession=profession, room_id=room_id, hp=hp, max_hp=max_hp, lucidity=lucidity,
+            xp=xp, level=level, posture=posture, stats=stats, last_seen=None)
+
+    async def create_character(
+        self, account_id: int, name: str, profession: str, room_id: str, hp: int, max_hp: int,
+        stats: dict[str, Any], *, lucidity: int = 100, xp: int = 0, level: int = 1,
+        posture: str = "standing",
+    ) -> CharacterRow:
+        """A new character of ``account_id``; ``NameTaken`` when the name exists."""
+        async with self._engines.writer.begin() as conn:
+            return await self._insert_character(
+                conn, account_id, name, profession, room_id, hp, max_hp, stats,
+                lucidity=lucidity, xp=xp, level=level, posture=posture)
+
+    async def create_account_with_character(
+        self, name: str, password_hash: str, role: str, profession: str, room_id: str, hp: int,
+        max_hp: int, stats: dict[str, Any], *, lucidity: int = 100, xp: int = 0, level: int = 1,
+        posture: str = "standing",
+    ) -> tuple[AccountRow, CharacterRow]:
+        """An account and its character of the same name, in one transaction: both or neither.
+        ``NameTaken`` when either name exists."""
+        async with self._engines.writer.begin() as conn:
+            account = await self._insert_account(conn, name, password_hash, role)
+            character = await self._insert_character(
+                conn, account.id, name, profession, room_id, hp, max_hp, stats,
+                lucidity=lucidity, xp=xp, level=level, posture=posture)
+        return account, character
+
+    async def get_character(self, name: str) -> CharacterRow | None:
+        async with self._engines.reader.connect() as conn:
+            row = (await conn.execute(
+                sa.select(*_CHARACTER_COLS).where(characters.c.name_key == name_key(name))
+            )).first()
+        return _character(row) if row is not None else None
+
+    async def get_character_by_id(self, char_id: int) -> CharacterRow | None:
+        async with self._engines.reader.connect() as conn:
+            row = (await conn.execute(
+                sa.select(*_CHARACTER_COLS).where(characters.c.id == char_id))).first()
+        return _character(row) if row is not None else None
+
+    async def characters_of(self, account_id: int) -> list[CharacterRow]:
+        async with self._engines.reader.connect() as conn:
+            rows = (await conn.execute(
+                sa.select(*_CHARACTER_COLS).where(characters.c.account_id == account_id)
+                .order_by(characters.c.id))).all()
+        return [_character(r) for r in rows]
+
+    # -- progress ---------------------------------------------------------------------------
+
+    async def save_progress(self, rows: Sequence[ProgressRow]) -> None:
+        """Write the progress columns of ``rows`` in one transaction (one executemany UPDATE).
+        Nothing else is written: never item ownership, never stats. Unknown ids are ignored."""
+        if not rows:
+            return
+        params = [
+            {"b_id": r.id, "b_room_id": r.room_id, "b_hp": r.hp, "b_max_hp": r.max_hp,
+             "b_lucidity": r.lucidity, "b_xp": r.xp, "b_level": r.level,
+             "b_posture": r.posture, "b_last_seen": r.last_seen}
+            for r in rows
+        ]
+        async with self._engines.writer.begin() as conn:
+            await conn.execute(_SAVE_PROGRESS, params)
+

@@ -1,0 +1,67 @@
+"""Text helpers shared by every layer: colour markup, sanitizing player text, wrapping.
+
+Markup: ``{r}`` red, ``{g}`` green, ``{y}`` yellow, ``{b}`` blue, ``{m}`` magenta, ``{c}`` cyan,
+``{w}`` white, upper case for the bright form (``{R}``), ``{x}`` reset, ``{{`` a literal brace.
+The game writes markup; each session renders it as ANSI or strips it, as its client can show.
+"""
+
+from __future__ import annotations
+
+import re
+
+_ANSI = {
+    "r": "\x1b[31m", "g": "\x1b[32m", "y": "\x1b[33m", "b": "\x1b[34m",
+    "m": "\x1b[35m", "c": "\x1b[36m", "w": "\x1b[37m",
+    "R": "\x1b[1;31m", "G": "\x1b[1;32m", "Y": "\x1b[1;33m", "B": "\x1b[1;34m",
+    "M": "\x1b[1;35m", "C": "\x1b[1;36m", "W": "\x1b[1;37m",
+    "x": "\x1b[0m",
+}
+_MARKUP = re.compile(r"\{\{|\{([rgybmcwxRGYBMCWX])\}")
+
+#: ANSI/VT escape sequences (CSI, OSC, and two-byte escapes) and the C0/C1 controls.
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"        # CSI ... final byte
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC ... BEL or ST
+    r"|\x1b[@-Z\\-_]"                 # two-byte escapes
+    r"|\x9b[0-?]*[ -/]*[@-~]"         # 8-bit CSI
+)
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def render(text: str, *, ansi: bool) -> str:
+    """Turn markup into ANSI colour (``ansi=True``) or into plain text."""
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(0) == "{{":
+            return "{"
+        code = m.group(1)
+        if code == "X":
+            code = "x"
+        return _ANSI[code] if ansi else ""
+
+    out = _MARKUP.sub(sub, text)
+    if ansi and "\x1b[" in out and not out.endswith("\x1b[0m"):
+        out += "\x1b[0m"
+    return out
+
+
+def escape(text: str) -> str:
+    """Make player text inert as markup: a brace stays a brace."""
+    return text.replace("{", "{{")
+
+
+def sanitize(text: str) -> str:
+    """Strip escape sequences and control characters (tabs become spaces) from player text."""
+    text = _ESCAPES.sub("", text)
+    text = text.replace("\t", " ")
+    text = _CONTROLS.sub("", text)
+    return text.strip()
+
+
+def player_text(text: str) -> str:
+    """What another player may be shown of a player's words: sanitized and markup-escaped."""
+    return escape(sanitize(text))
+
+
+def strip_markup(text: str) -> str:
+    return render(text, ansi=False)

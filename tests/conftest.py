@@ -1,0 +1,139 @@
+"""Shared fixtures: real databases (a temporary SQLite file and a fresh PostgreSQL database),
+and a guard that fails any test whose event loop runs a blocking call."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from blockbuster import BlockBuster, blockbuster_ctx
+
+from mythos.app import App
+from mythos.config import Settings
+from mythos.store.migrate import upgrade
+
+REPO = Path(__file__).resolve().parents[1]
+WORLD_DIR = REPO / "data" / "world"
+PG_URL = os.environ.get(
+    "MYTHOS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(autouse=True)
+def blockbuster() -> Iterator[BlockBuster]:
+    """Any blocking call made on a running event loop fails the test."""
+    with blockbuster_ctx() as bb:
+        # asyncpg reads ~/.pgpass and its TLS files synchronously when it opens a connection
+        # (once per pooled connection, not per query); that one place is allowed.
+        for fn in bb.functions.values():
+            fn.can_block_in("asyncpg/connect_utils.py", "_parse_connect_dsn_and_args")
+        yield bb
+
+
+class _SlowCallbacks(logging.Handler):
+    """Collects asyncio debug mode's warnings about callbacks that held the loop too long."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = record.getMessage()
+        if msg.startswith("Executing") and " took " in msg:
+            self.messages.append(msg)
+
+
+@pytest.fixture(autouse=True)
+def no_slow_callbacks() -> Iterator[None]:
+    """Under asyncio debug mode (``make test`` sets PYTHONASYNCIODEBUG=1), a callback that runs
+    longer than 100 ms on the loop fails the test."""
+    handler = _SlowCallbacks()
+    logger = logging.getLogger("asyncio")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+    if handler.messages:
+        pytest.fail("slow callbacks on the event loop:\n" + "\n".join(handler.messages[:5]))
+
+
+def _pg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+async def _pg_admin(url: str):
+    import asyncpg
+
+    return await asyncpg.connect(_pg_dsn(url), timeout=3)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A database URL for an empty database, on each backend in turn.
+
+    SQLite: a file in the test's temporary folder. PostgreSQL: a database made for this test
+    on the server of ``MYTHOS_TEST_POSTGRES_URL`` and dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'mythos.db'}"
+        return
+    try:
+        admin = await _pg_admin(PG_URL)
+    except Exception as exc:
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
+    name = f"mythos_test_{uuid.uuid4().hex[:12]}"
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base = PG_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        admin = await _pg_admin(PG_URL)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+# -- a real server, started in-process on free ports ---------------------------------------------
+
+@pytest.fixture
+async def start_server(tmp_path: Path):
+    """A function that starts a server on a database URL (migrating it first); every server it
+    started is stopped at the end of the test. Extra keyword arguments override settings."""
+    started: list[App] = []
+
+    async def start(url: str, **overrides) -> App:
+        values = dict(host="127.0.0.1", telnet_port=0, web_port=0, database_url=url,
+                      world=WORLD_DIR, data_dir=tmp_path, login_failure_delay=0.05,
+                      shutdown_grace=5.0)
+        values.update(overrides)
+        settings = await asyncio.to_thread(Settings, **values)
+        await asyncio.to_thread(upgrade, url)
+        app = App(settings)
+        await app.start()
+        started.append(app)
+        return app
+
+    yield start
+    for app in started:
+        if not app.stopped.is_set():
+            await app.stop()
+
+
+@pytest.fixture
+async def server(start_server, tmp_path: Path):
+    """A server on a temporary SQLite file (for tests about the protocol, not the database)."""
+    return await start_server(f"sqlite+aiosqlite:///{tmp_path / 'server.db'}")
+
+
+@pytest.fixture
+async def db_server(start_server, db_url: str):
+    """A server on each database backend in turn (for tests about what is kept)."""
+    return await start_server(db_url)
