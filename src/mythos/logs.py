@@ -14,6 +14,14 @@ import structlog
 _listener: logging.handlers.QueueListener | None = None
 
 
+class _Handoff(logging.handlers.QueueHandler):
+    """Hands the record over untouched: structlog's formatter, in the writer thread, needs the
+    event dict that ``QueueHandler.prepare`` would flatten to a string."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
+
+
 def configure(level: str = "INFO", fmt: str = "console") -> None:
     global _listener
     timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
@@ -41,7 +49,7 @@ def configure(level: str = "INFO", fmt: str = "console") -> None:
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
-    root.addHandler(logging.handlers.QueueHandler(q))
+    root.addHandler(_Handoff(q))
     root.setLevel(level.upper())
     for noisy in ("telnetlib3", "aiohttp.access", "alembic", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -40,8 +40,10 @@ def render(text: str, *, ansi: bool) -> str:
         return _ANSI[code] if ansi else ""
 
     out = _MARKUP.sub(sub, text)
-    if ansi and "\x1b[" in out and not out.endswith("\x1b[0m"):
-        out += "\x1b[0m"
+    if ansi:
+        last = out.rfind("\x1b[")
+        if last >= 0 and not out.startswith("\x1b[0m", last):
+            out += "\x1b[0m"  # never leave the client's terminal coloured
     return out
 
 

@@ -50,9 +50,8 @@ class Game:
         self.started_at = time.time()
         self.sessions: set[Session] = set()
         self.online: dict[str, Character] = {}  # name key -> character in the world
-        #: Characters who left whose last progress may not be saved yet: a re-login takes the
-        #: object from here (never a stale row from the database) after waiting for the save.
-        self.departed: dict[str, tuple[Character, asyncio.Task[bool]]] = {}
+        #: Logout saves in flight.
+        self._saving: set[asyncio.Task[bool]] = set()
         self.pending_output: set[Session] = set()
         self.shutting_down = False
         self.start_room = settings.start_room or world.start_room
@@ -85,24 +84,22 @@ class Game:
 
     # -- entering and leaving -----------------------------------------------------------------
     async def load_character(self, name: str) -> Character | None:
-        """The character to play: the one still in memory if it left recently, else the row.
+        """The character to play: the object in memory if its last progress is not saved yet
+        (it left moments ago, or the database was down), else a fresh one from its row.
 
-        Waits for the save of a character that just left, so the database and memory agree."""
+        Waits for a save in flight first, so memory and database never disagree."""
         key = name.lower()
         if key in self.online:
             return self.online[key]
-        departed = self.departed.get(key)
-        if departed is not None:
-            char, saving = departed
-            try:
-                await asyncio.wait_for(asyncio.shield(saving), timeout=5.0)
-            except (TimeoutError, Exception):
-                pass
-            if key in self.online:  # another login won the race while we waited
-                return self.online[key]
-            self.departed.pop(key, None)
-            return char
         row = await self.store.get_character(name)
+        if row is None:
+            return None
+        unsaved = await self.writebehind.settle(row.id)
+        if key in self.online:  # another login won the race while we waited
+            return self.online[key]
+        if unsaved is not None:
+            return unsaved
+        row = await self.store.get_character(name)  # re-read: a save may have just landed
         if key in self.online:
             return self.online[key]
         return None if row is None else self.character_from_row(row)
@@ -160,10 +157,13 @@ class Game:
             self.to_room(room, f"{char.name} has left the game.")
             self.oob_room(room, "Room.RemovePlayer", char.name)
         self.metrics.players_online.set(len(self.online))
+        # Dirty at once (a re-login finds this object), then saved now rather than next flush.
+        self.writebehind.mark(char)
         saving = asyncio.get_running_loop().create_task(
             self.writebehind.flush_character(char, last_seen=datetime.now(UTC)),
             name=f"save-{char.name}")
-        self.departed[key] = (char, saving)
+        self._saving.add(saving)
+        saving.add_done_callback(self._saving.discard)
         log.info("player_left", name=char.name)
 
     # -- what players see ---------------------------------------------------------------------
@@ -232,8 +232,6 @@ class Game:
 
     def housekeeping(self) -> None:
         self.throttle.prune()
-        for key in [k for k, (_, t) in self.departed.items() if t.done() and t.result()]:
-            del self.departed[key]
 
     # -- shutdown -----------------------------------------------------------------------------
     async def close_all(self, message: str) -> None:
@@ -244,6 +242,5 @@ class Game:
                 session.write("")
             session.close(message)
         self.flush_output()
-        pending = [t for _, t in self.departed.values() if not t.done()]
-        if pending:
-            await asyncio.wait(pending, timeout=self.settings.shutdown_grace)
+        if self._saving:
+            await asyncio.wait(set(self._saving), timeout=self.settings.shutdown_grace)
