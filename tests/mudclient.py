@@ -29,9 +29,10 @@ TTYPE_IS, TTYPE_SEND = 0, 1
 CHARSET_REQUEST, CHARSET_ACCEPTED, CHARSET_REJECTED = 1, 2, 3
 MSSP_VAR, MSSP_VAL = 1, 2
 
-#: ANSI escape sequences, and an unfinished one at the very end (so that stripping a prefix of
-#: the text always gives a prefix of the stripped whole).
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\[[0-9;?]*[ -/]*$|\x1b$")
+#: ANSI escape sequences (CSI: colours, cursor moves).
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+#: An escape sequence cut off at the end of what has arrived so far.
+_ANSI_TAIL = re.compile(r"\x1b(\[[0-9;?]*[ -/]*)?$")
 
 
 def strip_ansi(text: str) -> str:
@@ -53,8 +54,9 @@ class MudClient:
         self.want_eor = eor
         self.negotiate = negotiate
 
-        #: Text received, decoded as UTF-8 (invalid bytes replaced), ANSI codes kept.
-        self.text = ""
+        self._raw: list[str] = []  # text as received, ANSI codes kept (see ``text``)
+        self._plain = ""  # the same without ANSI codes (see ``text_plain``)
+        self._ansi_tail = ""  # an escape sequence not complete yet
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._cursor = 0  # into text_plain: where the next expect starts looking
         #: GMCP messages received, in order: (package, data). Data that is not JSON is kept as
@@ -119,8 +121,16 @@ class MudClient:
 
     # -- waiting ----------------------------------------------------------------------------
     @property
+    def text(self) -> str:
+        """Text received, decoded as UTF-8 (invalid bytes replaced), ANSI codes kept."""
+        if len(self._raw) > 1:
+            self._raw[:] = ["".join(self._raw)]
+        return self._raw[0] if self._raw else ""
+
+    @property
     def text_plain(self) -> str:
-        return strip_ansi(self.text)
+        """Text received, without ANSI codes."""
+        return self._plain
 
     @property
     def unread(self) -> str:
@@ -261,7 +271,7 @@ class MudClient:
                         else:  # a broken subnegotiation: drop it
                             state = "data"
                 if data_buf:
-                    self.text += self._decoder.decode(bytes(data_buf))
+                    self._add_text(self._decoder.decode(bytes(data_buf)))
                     data_buf.clear()
                 self._notify()
         except (ConnectionError, OSError):
@@ -269,6 +279,13 @@ class MudClient:
         finally:
             self.closed = True
             self._notify()
+
+    def _add_text(self, text: str) -> None:
+        self._raw.append(text)
+        text = self._ansi_tail + text
+        m = _ANSI_TAIL.search(text)
+        self._ansi_tail = m.group() if m else ""
+        self._plain += strip_ansi(text[:m.start()] if m else text)
 
     def _negotiate(self, cmd: int, opt: int) -> None:
         self.negotiations.append((cmd, opt))

@@ -5,7 +5,8 @@ The network layer (telnet, websocket) owns the socket and its protocol. It hands
 
 Network side, for each new client::
 
-    session = game.connect(conn)           # engine greets the player
+    session = game.connect(conn, **terminal)  # engine greets the player; terminal: what is
+                                           # known already (width, ttype, ansi ...)
     ...for each complete input line:  await session.handle_line(line)
     ...for each out-of-band message:  session.handle_oob(package, data)
     ...terminal facts as they arrive: session.update_terminal(width=.., ttype=.., ansi=..)

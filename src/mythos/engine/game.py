@@ -59,9 +59,13 @@ class Game:
         pulse.add("housekeeping", self.housekeeping, seconds=10)
 
     # -- connections --------------------------------------------------------------------------
-    def connect(self, conn: Connection) -> Session:
+    def connect(self, conn: Connection, **terminal: Any) -> Session:
+        """A new client; ``terminal`` holds what is known of it already (see
+        ``Session.update_terminal``), so even the greeting is rendered for it."""
         session = Session(self, conn, LoginDialogue(self))
         session.login.session = session
+        if terminal:
+            session.update_terminal(**terminal)
         self.sessions.add(session)
         self.metrics.sessions.labels("all").set(len(self.sessions))
         if self.shutting_down:

@@ -22,6 +22,17 @@ from mythos.metrics import Metrics
 log = structlog.get_logger(__name__)
 
 
+async def cancel(task: asyncio.Task[None] | None) -> None:
+    """Cancel a background task and wait until it has stopped."""
+    if task is None:
+        return
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+
+
 @dataclass(order=True)
 class Timer:
     due: float
@@ -90,13 +101,8 @@ class Pulse:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="pulse")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -148,12 +154,8 @@ class LagMonitor:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="lag-monitor")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

@@ -63,6 +63,8 @@ MAX_SUBNEGOTIATION = 64 * 1024
 #: ...and IAC bytes at this rate (a burst, then per second) before it is hung up on.
 IAC_BURST = 8192
 IAC_RATE = 2048.0
+#: Connections the kernel may queue before we accept them (a crowd arriving at once).
+BACKLOG = 1024
 #: Received data is handed to telnetlib3 in slices of this size, checking the limits between.
 _SLICE = 4096
 
@@ -405,11 +407,9 @@ class _MythosTelnet(TelnetServer):
                 pass
             if conn.closed or self._closing:
                 return
-            session = self.session = self.game.connect(conn)
-            log.debug("telnet_connected", peer=conn.peer)
             terminal, self._pending_terminal = self._pending_terminal, {}
-            if terminal:
-                self._terminal(**terminal)
+            session = self.session = self.game.connect(conn, **terminal)
+            log.debug("telnet_connected", peer=conn.peer)
             oob, self._pending_oob = self._pending_oob, []
             for package, data in oob:
                 self._deliver_oob(package, data)
@@ -574,7 +574,7 @@ async def start_telnet(game: Any, host: str, port: int) -> TelnetListener:
     listener = TelnetListener(game)
     loop = asyncio.get_running_loop()
     listener._server = await loop.create_server(
-        lambda: _MythosTelnet(game, listener), host, port)
+        lambda: _MythosTelnet(game, listener), host, port, backlog=BACKLOG)
     listener.port = listener._server.sockets[0].getsockname()[1]
     log.info("telnet_listening", host=host, port=listener.port)
     return listener
