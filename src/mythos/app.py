@@ -81,7 +81,11 @@ class App:
 
     async def run(self) -> None:
         """Serve until SIGINT or SIGTERM, then shut down cleanly."""
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            await self._close_partial_start()
+            raise
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -94,3 +98,17 @@ class App:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         await self.stop()
+
+    async def _close_partial_start(self) -> None:
+        """After a failed ``start()`` (a port in use, say): close what it had opened, the
+        database above all, so the process exits as cleanly as after ``stop()``."""
+        if self.telnet is not None:
+            self.telnet.close()
+            await self.telnet.wait_closed()
+        for name in ("pulse", "lag", "writebehind"):
+            part = getattr(self, name, None)
+            if part is not None:
+                await part.stop()
+        store: Store | None = getattr(self, "store", None)
+        if store is not None:
+            await store.close()

@@ -11,11 +11,13 @@ import typer
 
 from mythos.config import Settings
 
+# Plain help text: Rich markup would swallow the "[default: ...]" notes as style tags.
 app = typer.Typer(help="Mythos: a MUD server set in Lovecraft's Arkham.", no_args_is_help=True,
-                  add_completion=False)
-db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
-world_app = typer.Typer(help="The world files.", no_args_is_help=True)
-account_app = typer.Typer(help="Accounts and roles.", no_args_is_help=True)
+                  add_completion=False, rich_markup_mode=None)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True, rich_markup_mode=None)
+world_app = typer.Typer(help="The world files.", no_args_is_help=True, rich_markup_mode=None)
+account_app = typer.Typer(help="Accounts and roles.", no_args_is_help=True,
+                          rich_markup_mode=None)
 app.add_typer(db_app, name="db")
 app.add_typer(world_app, name="world")
 app.add_typer(account_app, name="account")
