@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from blockbuster import BlockBuster, blockbuster_ctx
 
+from mythos import logs
 from mythos.app import App
 from mythos.config import Settings
 from mythos.store.migrate import upgrade
@@ -21,6 +22,16 @@ REPO = Path(__file__).resolve().parents[1]
 WORLD_DIR = REPO / "data" / "world"
 PG_URL = os.environ.get(
     "MYTHOS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def server_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The servers' log, written by the logging thread as in production (so a traceback is
+    never formatted on the event loop). Read it when a test fails."""
+    path = tmp_path_factory.mktemp("logs") / "mythos.log"
+    logs.configure("DEBUG", "console", file=path)
+    yield path
+    logs.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -36,7 +36,7 @@ class App:
     async def start(self) -> None:
         s = self.settings
         world = await asyncio.to_thread(load_world, s.world)
-        self.store = await Store.open(s.db_url)
+        self.store = await Store.open(s.db_url, busy_timeout=s.db_busy_timeout)
         self.pulse = Pulse(self.metrics, s.pulse_seconds)
         self.lag = LagMonitor(self.metrics)
         self.writebehind = WriteBehind(self.store, interval=s.flush_interval,

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     web_port: int = 8080
     data_dir: Path = Path("var")
     database_url: str = ""  # default: sqlite+aiosqlite:///<data_dir>/mythos.db
+    db_busy_timeout: float = 5.0  # SQLite: how long a write waits for another writer's lock
     world: Path = Field(default_factory=default_world_dir)
     name: str = "Mythos"
 

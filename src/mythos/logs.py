@@ -8,6 +8,7 @@ import logging
 import logging.handlers
 import queue
 import sys
+from pathlib import Path
 
 import structlog
 
@@ -22,7 +23,9 @@ class _Handoff(logging.handlers.QueueHandler):
         return record
 
 
-def configure(level: str = "INFO", fmt: str = "console") -> None:
+def configure(level: str = "INFO", fmt: str = "console", file: Path | None = None) -> None:
+    """Route structlog and stdlib logging through a queue to one writer thread: standard error,
+    or ``file`` when given."""
     global _listener
     timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
     shared = [
@@ -43,7 +46,8 @@ def configure(level: str = "INFO", fmt: str = "console") -> None:
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                     structlog.processors.format_exc_info, renderer])
-    out = logging.StreamHandler(sys.stderr)
+    out: logging.Handler = (logging.FileHandler(file, encoding="utf-8") if file is not None
+                            else logging.StreamHandler(sys.stderr))
     out.setFormatter(formatter)
     q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     root = logging.getLogger()

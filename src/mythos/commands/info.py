@@ -107,10 +107,14 @@ def help_(ctx: Ctx, args: str) -> None:
     page = world.help_pages.get(topic) or next(
         (p for p in world.help_pages.values() if topic in p.keywords), None)
     cmd = table.find(topic, ctx.char.role)
-    if page is None and cmd is not None:
+    # A command named exactly wins over a page that merely lists the word as a keyword
+    # ('help north', 'help say'); a page's own topic wins over a command prefix.
+    exact = cmd is not None and topic in (cmd.name, *cmd.aliases)
+    if cmd is not None and (page is None or (exact and page.topic != topic)):
         words = ", ".join((cmd.name, *cmd.aliases))
+        see = f"\n{{c}}See also:{{x}} help {page.topic}" if page is not None else ""
         ctx.send(f"{{Y}}{cmd.usage}{{x}}\n{wrap(cmd.help, ctx.session.width)}\n"
-                 f"{{c}}Also typed as:{{x}} {words}")
+                 f"{{c}}Also typed as:{{x}} {words}{see}")
         return
     if page is not None:
         ctx.send(f"{{Y}}{page.title}{{x}}\n{page.body.rstrip()}")

@@ -8,7 +8,8 @@ address down. Passwords are hashed and checked in a worker thread.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, TypeVar
 
 import structlog
 
@@ -21,12 +22,14 @@ from mythos.rules.character import (
     starting_stats,
 )
 from mythos.store import NameTaken
+from mythos.store.db import describe_error
 
 if TYPE_CHECKING:
     from mythos.engine.game import Game
     from mythos.engine.session import Session
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 BANNER = r"""{G}
         M  Y  T  H  O  S{x}
@@ -38,8 +41,16 @@ BANNER = r"""{G}
 PROMPT = ("Type {W}create NAME PASSWORD{x} for a new character, "
           "{W}connect NAME PASSWORD{x} to return,\nor just your name to be guided.")
 BAD_LOGIN = "That name and password do not match anyone we know."
+UNREACHABLE = "{y}The archives are unreachable just now; try again shortly.{x}"
+#: How long a login waits for the database (SQLite's busy timeout and PostgreSQL's connect
+#: timeout are shorter; this bounds the pool wait as well) before it gives up with UNREACHABLE.
+STORE_TIMEOUT = 10.0
 RESERVED = {"create", "connect", "new", "quit", "self", "someone", "all", "admin", "staff",
             "mythos", "arkham", "limbo", "nobody", "everyone"}
+
+
+class ArchivesUnreachable(Exception):
+    """The database did not answer a login in time (or failed): tell the player, not a trace."""
 
 
 class LoginDialogue:
@@ -59,8 +70,33 @@ class LoginDialogue:
         self.session.write(PROMPT)
         self.session.write("By what name are you known?")
 
+    async def _store(self, call: Awaitable[T]) -> T:
+        """Await a database call of the login, at most ``STORE_TIMEOUT`` seconds.
+
+        ``NameTaken`` passes through; any other failure becomes ``ArchivesUnreachable``."""
+        try:
+            async with asyncio.timeout(STORE_TIMEOUT):
+                return await call
+        except NameTaken:
+            raise
+        except Exception as exc:
+            raise ArchivesUnreachable(describe_error(exc)) from exc
+
     # -- input --------------------------------------------------------------------------------
     async def handle(self, line: str) -> None:
+        try:
+            await self._handle(line)
+        except ArchivesUnreachable as exc:
+            self.game.metrics.logins.labels("unavailable").inc()
+            log.warning("login_database_unreachable", peer=self.session.conn.peer,
+                        error=str(exc))
+            self.password = ""
+            self.session.conn.set_echo(True)
+            if not self.session.closed:
+                self.session.write(UNREACHABLE)
+                self.ask_name()
+
+    async def _handle(self, line: str) -> None:
         text = line.strip()
         step = self.step
         if step == "name":
@@ -120,7 +156,7 @@ class LoginDialogue:
             self.session.write(problem)
             return self.ask_name()
         self.name = name.capitalize()
-        account = await self.game.store.get_account(name)
+        account = await self._store(self.game.store.get_account(name))
         if account is not None:
             self.step = "password"
             self.session.write("Password:")
@@ -150,8 +186,8 @@ class LoginDialogue:
         stats = starting_stats(profession)
         hp = max_hp(stats, 1)
         try:
-            account, row = await self.game.store.create_account_with_character(
-                name, password_hash, "player", profession, self.game.start_room, hp, hp, stats)
+            account, row = await self._store(self.game.store.create_account_with_character(
+                name, password_hash, "player", profession, self.game.start_room, hp, hp, stats))
         except NameTaken:
             self.session.write("That name is already taken.")
             return self.ask_name()
@@ -167,7 +203,8 @@ class LoginDialogue:
         delay = self.game.throttle.delay(host)
         if delay:
             await asyncio.sleep(delay)
-        account = await self.game.store.get_account(name) if NAME_RE.match(name) else None
+        account = (await self._store(self.game.store.get_account(name))
+                   if NAME_RE.match(name) else None)
         ok = await self.game.hasher.verify(account.password_hash if account else None, password)
         if self.session.closed:
             return
@@ -182,7 +219,7 @@ class LoginDialogue:
             self.session.close("This account has been barred from Arkham.")
             return
         self.game.throttle.succeeded(host)
-        char = await self.game.load_character(account.name)
+        char = await self._store(self.game.load_character(account.name))
         if self.session.closed:
             return
         if char is None:

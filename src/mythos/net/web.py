@@ -18,7 +18,7 @@ async def health(request: web.Request) -> web.Response:
     app: App = request.app[APP_KEY]  # type: ignore[assignment]
     db_ok = await app.store.ping()
     loop_lag = app.lag.last_lag
-    ok = db_ok and loop_lag < 1.0
+    ok = db_ok and app.writebehind.healthy and loop_lag < 1.0
     body = {
         "status": "ok" if ok else "degraded",
         "uptime": round(time.time() - app.game.started_at, 1),
