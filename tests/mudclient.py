@@ -375,3 +375,42 @@ def _parse_mssp(body: bytes) -> dict[str, str | list[str]]:
             out[name].append(text)
         kind = b""
     return {k: (v[0] if len(v) == 1 else v) for k, v in out.items()}
+
+
+# -- helpers the test modules share ---------------------------------------------------------------
+
+HOST = "127.0.0.1"
+PASSWORD = "miskatonic1928"
+#: What a modern MUD client says it supports.
+SUPPORTS = ["Char 1", "Room 1", "Comm.Channel 1"]
+
+
+async def login(app: Any, name: str, *, create: bool = True, password: str = PASSWORD,
+                supports: list[str] | None = SUPPORTS, **options: Any) -> MudClient:
+    """A client connected to ``app`` (a running server) and in the game as ``name``."""
+    c = await MudClient.connect(HOST, app.telnet_port, **options)
+    await c.expect("By what name")
+    if supports is not None:
+        c.send_gmcp("Core.Supports.Set", supports)
+    c.send(f"{'create' if create else 'connect'} {name} {password}")
+    await c.expect("Exits:")
+    return c
+
+
+async def http_get(port: int, path: str) -> tuple[int, str]:
+    """A plain HTTP/1.0 GET: (status, body)."""
+    reader, writer = await asyncio.open_connection(HOST, port)
+    writer.write(f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
+    data = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    head, _, body = data.decode().partition("\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+async def wait_until(check: Callable[[], object], timeout: float = 5.0, what: str = "") -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or check}")
+        await asyncio.sleep(0.02)

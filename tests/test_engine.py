@@ -10,7 +10,7 @@ import json
 import re
 import socket
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import pytest
 
@@ -21,40 +21,20 @@ from mythos.text import strip_markup
 from mythos.world.model import DIR_SHORT, DIRECTIONS, OPPOSITE, World
 from test_store import outage
 
-from mudclient import ECHO, WILL, MudClient
-
-HOST = "127.0.0.1"
-PASSWORD = "miskatonic1928"
-SUPPORTS = ["Char 1", "Room 1", "Comm.Channel 1"]
-
-
-async def login(app, name: str, *, supports: list[str] | None = SUPPORTS,
-                create: bool = True) -> MudClient:
-    c = await MudClient.connect(HOST, app.telnet_port)
-    await c.expect("By what name")
-    if supports is not None:
-        c.send_gmcp("Core.Supports.Set", supports)
-    c.send(f"{'create' if create else 'connect'} {name} {PASSWORD}")
-    await c.expect("Exits:")
-    return c
-
-
-async def wait_until(check: Callable[[], object], timeout: float = 5.0, what: str = "") -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or check}")
-        await asyncio.sleep(0.02)
+from mudclient import (
+    ECHO,
+    HOST,
+    PASSWORD,
+    WILL,
+    MudClient,
+    http_get,
+    login,
+    wait_until,
+)
 
 
 async def get(app, path: str) -> tuple[int, str]:
-    reader, writer = await asyncio.open_connection(HOST, app.web_port)
-    writer.write(f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
-    data = await asyncio.wait_for(reader.read(), 10)
-    writer.close()
-    head, _, body = data.decode().partition("\r\n\r\n")
-    return int(head.split()[1]), body
+    return await http_get(app.web_port, path)
 
 
 def line(text: str) -> str:

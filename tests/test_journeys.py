@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 
 from mythos.world.model import DoorState, World
 
-from mudclient import MudClient
-
-PASSWORD = "correct-horse"
-
-
-async def login(app, name: str, *, create: bool = True) -> MudClient:
-    c = await MudClient.connect("127.0.0.1", app.telnet_port)
-    await c.expect("By what name")
-    c.send_gmcp("Core.Hello", {"client": "mudclient", "version": "1"})
-    c.send_gmcp("Core.Supports.Set", ["Char 1", "Room 1", "Comm.Channel 1"])
-    c.send(f"{'create' if create else 'connect'} {name} {PASSWORD}")
-    await c.expect(r"Exits:")
-    return c
+from mudclient import PASSWORD, MudClient, http_get, login
 
 
 def path_to_closed_door(world: World, start: str) -> tuple[list[str], str]:
@@ -187,21 +174,13 @@ async def test_player_text_is_stripped_of_escapes(server):
 async def test_health_and_metrics(server):
     c = await login(server, "Kate")
 
-    async def get(path: str) -> tuple[int, str]:
-        reader, writer = await asyncio.open_connection("127.0.0.1", server.web_port)
-        writer.write(f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
-        data = await reader.read()
-        writer.close()
-        head, _, body = data.decode().partition("\r\n\r\n")
-        return int(head.split()[1]), body
-
-    status, body = await get("/health")
+    status, body = await http_get(server.web_port, "/health")
     import json
 
     health = json.loads(body)
     assert status == 200 and health["status"] == "ok"
     assert health["players_online"] == 1 and health["database"]["reachable"] is True
-    status, text = await get("/metrics")
+    status, text = await http_get(server.web_port, "/metrics")
     assert status == 200
     for name in ("mythos_event_loop_lag_seconds", "mythos_pulse_duration_seconds",
                  "mythos_flush_duration_seconds", "mythos_players_online 1.0",

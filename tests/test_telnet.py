@@ -12,20 +12,16 @@ import pytest
 
 from mythos.net.telnet import LineSplitter, colour_from_ttypes
 
-from mudclient import GMCP, MSSP, WILL, MudClient
+from mudclient import GMCP, HOST, MSSP, PASSWORD, WILL, MudClient
+from mudclient import login as play_login
 
-HOST = "127.0.0.1"
-PASSWORD = "eldersign1926"
 ROOM = "Independence Square"
 TOO_LONG = "Your line was too long (max 4096 characters) and was ignored."
 
 
 async def login(server, name: str, **options) -> MudClient:
-    c = await MudClient.connect(HOST, server.telnet_port, **options)
-    await c.expect("By what name")
-    await c.command(f"create {name} {PASSWORD}", ROOM)
-    await c.expect("Exits:")
-    return c
+    """In the game, with the negotiation options given and no Core.Supports.Set."""
+    return await play_login(server, name, supports=None, **options)
 
 
 async def still_plays(c: MudClient) -> None:

@@ -26,9 +26,7 @@ def walk(ctx: Ctx, direction: str) -> None:
     game.oob_room(move.target, "Room.AddPlayer", gmcp.player_entry(char), exclude=(char,))
     game.changed(char)
     game.show_room(ctx.session)
-    ctx.session.oob("Room.Info", gmcp.room_info(move.target))
-    ctx.session.oob("Room.Players", gmcp.room_players(move.target))
-    ctx.session.oob("Char.Status", gmcp.status(char, move.target))
+    game.send_state(ctx.session)
 
 
 def _direction_command(direction: str, short: str) -> None:

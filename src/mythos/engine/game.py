@@ -180,6 +180,7 @@ class Game:
         session.write(room_text(self.room_of(char), char, session.width))
 
     def send_state(self, session: Session) -> None:
+        """Everything a client shows of its character and room: at login and after a move."""
         char = session.char
         assert char is not None
         room = self.room_of(char)
