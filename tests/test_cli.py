@@ -283,7 +283,7 @@ def test_make_run_serves_after_setup():
 # -- db upgrade ---------------------------------------------------------------------------------
 
 async def test_db_upgrade_creates_and_is_idempotent(db_url: str):
-    assert await asyncio.to_thread(current, db_url) is None
+    assert await asyncio.to_thread(current, db_url) == ()
     for _ in range(2):
         r = await mythos("db", "upgrade", "--database-url", db_url)
         assert r.rc == 0, r.err

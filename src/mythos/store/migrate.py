@@ -33,8 +33,9 @@ def _prepare(url: str) -> None:
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at ``url`` to ``revision`` (default: the newest). Idempotent."""
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Bring the database at ``url`` to ``revision`` (default: the newest of every branch, so
+    migrations written side by side apply together). Idempotent."""
     _prepare(url)
     command.upgrade(alembic_config(url), revision)
 
@@ -43,26 +44,26 @@ def downgrade(url: str, revision: str) -> None:
     command.downgrade(alembic_config(url), revision)
 
 
-def head() -> str | None:
-    """The newest revision the code knows."""
+def head() -> tuple[str, ...]:
+    """The newest revision of each branch the code knows (one, once branches are joined)."""
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    return tuple(sorted(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()))
 
 
-def current(url: str) -> str | None:
-    """The revision the database at ``url`` is at (None when it was never migrated).
+def current(url: str) -> tuple[str, ...]:
+    """The revisions the database at ``url`` is at (empty when it was never migrated).
 
     Raises ``DatabaseUnavailable`` when it cannot be reached. A missing SQLite file is not
     created: its revision is None."""
     path = sqlite_path(url) if is_sqlite(url) else None
     if path and not Path(path).expanduser().exists():
-        return None
+        return ()
 
-    def _rev(conn: Connection) -> str | None:
-        return MigrationContext.configure(conn).get_current_revision()
+    def _rev(conn: Connection) -> tuple[str, ...]:
+        return tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
 
-    async def _run(engines: Engines) -> str | None:
+    async def _run(engines: Engines) -> tuple[str, ...]:
         try:
             async with engines.reader.connect() as conn:
                 return await conn.run_sync(_rev)
