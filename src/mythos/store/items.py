@@ -1,0 +1,317 @@
+"""Items in the database: one row per item (or stack), with exactly one owner.
+
+``owner`` is a string: ``char:<character id>``, ``room:<room id>`` or ``item:<container id>``.
+Every change of ownership is one transaction of ``ItemOp``s (``ItemStore.transact``), each a
+conditional statement (``UPDATE items SET owner = :to WHERE id = :id AND owner = :from``) that
+must touch exactly one row, or the whole transaction rolls back with ``ItemConflict``. Nothing
+else writes these tables: the write-behind flusher never does.
+
+``item_seeds`` remembers which of the world files' placements (room containers and loose things,
+by placement id) were put into the world already, so they are seeded once and not at every start.
+
+Tables on the shared ``metadata`` (migration ``0002_items``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .db import Engines
+from .tables import UTCDateTime, metadata, utcnow
+
+if TYPE_CHECKING:
+    from .store import Store
+
+items = sa.Table(
+    "items",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("proto", sa.String(128), nullable=False),
+    sa.Column("owner", sa.String(160), nullable=False, index=True),
+    sa.Column("quantity", sa.Integer, nullable=False, default=1, server_default=sa.text("1")),
+    sa.Column("slot", sa.String(16), nullable=True),  # worn/wielded in, when a character's
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow,
+              server_default=sa.text("CURRENT_TIMESTAMP")),
+    sa.CheckConstraint("quantity >= 1", name="quantity_positive"),
+    sqlite_autoincrement=True,  # never reuse an id: clients and logs name items by it
+)
+
+item_seeds = sa.Table(
+    "item_seeds",
+    metadata,
+    sa.Column("key", sa.String(160), primary_key=True),  # the placement id
+    sa.Column("item_id", sa.Integer, nullable=True),  # the item it made
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow,
+              server_default=sa.text("CURRENT_TIMESTAMP")),
+)
+
+#: Containers in containers are loaded to at most this depth (the rules allow far less).
+MAX_LOAD_DEPTH = 8
+_CHUNK = 500
+
+
+def char_owner(char_id: int) -> str:
+    return f"char:{char_id}"
+
+
+def room_owner(room_id: str) -> str:
+    return f"room:{room_id}"
+
+
+def item_owner(item_id: int) -> str:
+    return f"item:{item_id}"
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    id: int
+    proto: str
+    owner: str
+    quantity: int
+    slot: str | None
+
+
+# -- operations ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Ref:
+    """The id of the item made by the ``Create`` at position ``index`` of the same transaction."""
+
+    index: int
+
+
+@dataclass(frozen=True)
+class Move:
+    """Give a whole item (or stack) a new owner; it is no longer worn. ``quantity``: also
+    require the stack to hold exactly that many."""
+
+    item_id: int
+    from_owner: str
+    to_owner: str
+    quantity: int | None = None
+
+
+@dataclass(frozen=True)
+class Adjust:
+    """Add ``delta`` (may be negative) to a stack; the stack must keep at least one."""
+
+    item_id: int
+    owner: str
+    delta: int
+
+
+@dataclass(frozen=True)
+class Delete:
+    """Remove a whole item or stack of exactly ``quantity`` from the world (sold, merged)."""
+
+    item_id: int
+    owner: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Create:
+    """A new item (bought, seeded, a starting kit)."""
+
+    proto: str
+    owner: str | Ref
+    quantity: int = 1
+    slot: str | None = None
+
+
+@dataclass(frozen=True)
+class SetSlot:
+    """Wear, wield or remove: the item stays with ``owner``; its slot goes from ``from_slot``
+    to ``to_slot`` (None: carried, not worn)."""
+
+    item_id: int
+    owner: str
+    from_slot: str | None
+    to_slot: str | None
+
+
+@dataclass(frozen=True)
+class Seed:
+    """Mark the world-file placement ``key`` as seeded (by the item of ``item``)."""
+
+    key: str
+    item: Ref | None = None
+
+
+ItemOp = Move | Adjust | Delete | Create | SetSlot | Seed
+
+
+class ItemConflict(Exception):
+    """A conditional statement of an item transaction touched no row: the world in the
+    database is not what the caller thought. The transaction was rolled back."""
+
+    def __init__(self, op: ItemOp) -> None:
+        self.op = op
+        super().__init__(f"item transaction conflict at {op!r}")
+
+
+class AlreadySeeded(Exception):
+    """A ``Seed`` found its placement seeded already (by another process); rolled back."""
+
+
+def _owner(value: str | Ref, made: list[int | None]) -> str:
+    if isinstance(value, Ref):
+        made_id = made[value.index]
+        assert made_id is not None, "a Ref must point at an earlier Create"
+        return item_owner(made_id)
+    return value
+
+
+async def run_ops(conn: AsyncConnection, ops: Sequence[ItemOp]) -> list[int | None]:
+    """Run ``ops`` in order on ``conn`` (inside the caller's transaction). Returns, per op,
+    the id a ``Create`` made (None for the others). ``ItemConflict`` when a conditional
+    statement touches no row."""
+    made: list[int | None] = []
+    c = items.c
+    for op in ops:
+        new_id: int | None = None
+        if isinstance(op, Move):
+            stmt = (sa.update(items)
+                    .where(c.id == op.item_id, c.owner == op.from_owner)
+                    .values(owner=op.to_owner, slot=None))
+            if op.quantity is not None:
+                stmt = stmt.where(c.quantity == op.quantity)
+            result = await conn.execute(stmt)
+        elif isinstance(op, Adjust):
+            result = await conn.execute(
+                sa.update(items)
+                .where(c.id == op.item_id, c.owner == op.owner, c.quantity + op.delta >= 1)
+                .values(quantity=c.quantity + op.delta))
+        elif isinstance(op, Delete):
+            result = await conn.execute(
+                sa.delete(items)
+                .where(c.id == op.item_id, c.owner == op.owner, c.quantity == op.quantity))
+        elif isinstance(op, SetSlot):
+            slot_now = c.slot.is_(None) if op.from_slot is None else c.slot == op.from_slot
+            result = await conn.execute(
+                sa.update(items).where(c.id == op.item_id, c.owner == op.owner, slot_now)
+                .values(slot=op.to_slot))
+        elif isinstance(op, Create):
+            result = await conn.execute(sa.insert(items).values(
+                proto=op.proto, owner=_owner(op.owner, made), quantity=op.quantity,
+                slot=op.slot))
+            new_id = result.inserted_primary_key[0]
+        elif isinstance(op, Seed):
+            item_id = made[op.item.index] if op.item is not None else None
+            try:
+                await conn.execute(sa.insert(item_seeds).values(key=op.key, item_id=item_id))
+            except IntegrityError:
+                raise AlreadySeeded(op.key) from None
+            made.append(None)
+            continue
+        else:  # pragma: no cover - the union above is exhaustive
+            raise TypeError(f"not an item operation: {op!r}")
+        if not isinstance(op, Create) and result.rowcount != 1:
+            raise ItemConflict(op)
+        made.append(new_id)
+    return made
+
+
+def _row(r: sa.Row) -> ItemRow:
+    return ItemRow(id=r.id, proto=r.proto, owner=r.owner, quantity=r.quantity, slot=r.slot)
+
+
+_COLS = (items.c.id, items.c.proto, items.c.owner, items.c.quantity, items.c.slot)
+
+
+async def load_tree(conn: AsyncConnection, owners: Sequence[str] | None = None, *,
+                    owner_prefix: str | None = None) -> list[ItemRow]:
+    """Every item held by ``owners`` (or by any owner beginning with ``owner_prefix``) and,
+    level by level, everything inside those. Parents come before their contents."""
+    out: list[ItemRow] = []
+    if owner_prefix is not None:
+        rows = (await conn.execute(
+            sa.select(*_COLS).where(items.c.owner.like(f"{owner_prefix}%"))
+            .order_by(items.c.id))).all()
+        level = [_row(r) for r in rows]
+    else:
+        level = await _held_by(conn, list(owners or ()))
+    depth = 0
+    while level and depth <= MAX_LOAD_DEPTH:
+        out.extend(level)
+        level = await _held_by(conn, [item_owner(r.id) for r in level])
+        depth += 1
+    return out
+
+
+async def _held_by(conn: AsyncConnection, owners: list[str]) -> list[ItemRow]:
+    found: list[ItemRow] = []
+    for i in range(0, len(owners), _CHUNK):
+        chunk = owners[i:i + _CHUNK]
+        rows = (await conn.execute(
+            sa.select(*_COLS).where(items.c.owner.in_(chunk)).order_by(items.c.id))).all()
+        found.extend(_row(r) for r in rows)
+    return found
+
+
+#: One thing of a starting kit: (prototype id, quantity, slot it is worn in or None).
+KitItem = tuple[str, int, str | None]
+
+
+async def insert_kit(conn: AsyncConnection, char_id: int,
+                     kit: Sequence[KitItem]) -> list[ItemRow]:
+    """Create a new character's starting kit (inside the caller's transaction)."""
+    owner = char_owner(char_id)
+    ops = [Create(proto, owner, quantity, slot) for proto, quantity, slot in kit]
+    ids = await run_ops(conn, ops)
+    return [ItemRow(id=i, proto=op.proto, owner=owner, quantity=op.quantity, slot=op.slot)
+            for i, op in zip(ids, ops, strict=True) if i is not None]
+
+
+class ItemStore:
+    """Reads and writes of the item tables. Make one with ``ItemStore.of(store)``."""
+
+    def __init__(self, engines: Engines) -> None:
+        self._engines = engines
+
+    @classmethod
+    def of(cls, store: Store) -> ItemStore:
+        return cls(store.engines)
+
+    async def transact(self, ops: Sequence[ItemOp]) -> list[int | None]:
+        """Run ``ops`` as one transaction: all of them or (``ItemConflict``, a database
+        error) none. Returns the ids the ``Create`` ops made, by position."""
+        async with self._engines.writer.begin() as conn:
+            return await run_ops(conn, ops)
+
+    async def load_rooms(self) -> list[ItemRow]:
+        """Everything on the floors of rooms, and inside what is there (start-up)."""
+        async with self._engines.reader.connect() as conn:
+            return await load_tree(conn, owner_prefix="room:")
+
+    async def load_character(self, char_id: int) -> list[ItemRow]:
+        """What a character carries and wears, and what is inside that."""
+        async with self._engines.reader.connect() as conn:
+            return await load_tree(conn, [char_owner(char_id)])
+
+    async def load_items(self, item_ids: Sequence[int]) -> list[ItemRow]:
+        """The rows of ``item_ids`` (those that exist)."""
+        async with self._engines.reader.connect() as conn:
+            rows = (await conn.execute(
+                sa.select(*_COLS).where(items.c.id.in_(list(item_ids))))).all()
+        return [_row(r) for r in rows]
+
+    async def seeds(self) -> dict[str, int | None]:
+        """Placement id -> the item it made, for every placement seeded so far."""
+        async with self._engines.reader.connect() as conn:
+            rows = (await conn.execute(sa.select(item_seeds.c.key, item_seeds.c.item_id))).all()
+        return {r.key: r.item_id for r in rows}
+
+    async def seed(self, ops: Sequence[ItemOp]) -> list[int | None] | None:
+        """Like ``transact`` for a transaction with a ``Seed``; None when that placement was
+        seeded already (nothing is written)."""
+        try:
+            return await self.transact(ops)
+        except AlreadySeeded:
+            return None
