@@ -1,0 +1,1 @@
+"""The load benchmark (``python -m bench``, ``make bench``): see docs/PERFORMANCE.md."""

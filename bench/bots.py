@@ -1,0 +1,474 @@
+"""Bot players: log in, then play a mix of commands and time each answer.
+
+A bot sends one command, then waits for *its* answer: each action says what the answer looks
+like (a unique tag the bot said, the name of the room it looks at, the header of ``who``, the
+``Room.Info`` that follows a move), so a crowded room's chatter is never taken for the answer.
+The time recorded is from the write to the arrival of the chunk holding the answer: the time to
+its first byte, as far as one network read can tell.
+
+What a bot does is a weighted table of actions (``MIXES``); an action that needs a command the
+server does not have (``requires``) is left out, so items, channels and fights join the mix by
+adding a row once the server has them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.transport import TRANSPORTS, LoginRefused, Transport
+
+#: Bytes of earlier text kept, so an answer cut between two reads is still found.
+TAIL = 160
+#: A password both servers' validators accept.
+PASSWORD = "Xq7.Lm3-Vw9r"
+COMMAND_TIMEOUT = 10.0
+LOGIN_TIMEOUT = 90.0
+
+
+class LoginFailed(Exception):
+    pass
+
+
+# -- what the servers say -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Profile:
+    """What a bot must know of one server: how to log in and how its answers look."""
+
+    name: str
+    greeting: bytes  # the login screen is up
+    who: bytes  # the first line of who's answer
+    look: bytes | None  # the first line of look's answer; None: the room name from Room.Info
+    refusals: tuple[bytes, ...]  # a command understood but refused ("You can't go that way.")
+    errors: tuple[bytes, ...]  # not understood, or dropped ("Huh?", "too fast")
+    emote: str = "emote"
+
+
+MYTHOS = Profile(
+    name="mythos", greeting=b"By what name", who=b"Investigators in Arkham", look=None,
+    refusals=(b"You can't go that way", b" is closed.", b"You need to stand",
+              b"Slow down: at most"),
+    errors=(b"Huh?", b"typing faster than Arkham", b"Something went wrong"),
+)
+EVENNIA = Profile(
+    name="evennia", greeting=b"<username>", who=b"Accounts:", look=b"Limbo",
+    refusals=(b"You can't go",),
+    errors=(b"is not available", b"entered commands too fast"),
+)
+PROFILES = {p.name: p for p in (MYTHOS, EVENNIA)}
+
+
+# -- what bots do ---------------------------------------------------------------------------------
+
+@dataclass
+class Expect:
+    """What the answer to the command just sent looks like."""
+
+    patterns: tuple[bytes, ...] = ()  # any of these in the text
+    oob: str | None = None  # or this out-of-band package
+    any_text: bool = False  # or whatever text comes first
+    refusals: tuple[bytes, ...] = ()
+    errors: tuple[bytes, ...] = ()
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    weight: float
+    make: Callable[[Bot], tuple[str, Expect] | None]  # None: not possible just now
+    requires: str | None = None  # a command word the server must offer
+
+
+def _look(bot: Bot) -> tuple[str, Expect] | None:
+    marker = bot.profile.look
+    if marker is None:
+        if not bot.room_name:
+            return None
+        marker = bot.room_name.encode()
+    return "look", Expect(patterns=(marker,))
+
+
+def _walk(bot: Bot) -> tuple[str, Expect] | None:
+    exits = [d for d, _ in bot.exits.items() if bot.doors.get(d, "open") == "open"]
+    if not exits:
+        return None
+    return bot.rng.choice(exits), Expect(oob="Room.Info")
+
+
+def _say(bot: Bot) -> tuple[str, Expect]:
+    tag = bot.tag()
+    return f"say {tag} the stars are nearly right", Expect(patterns=(tag.encode(),))
+
+
+def _emote(bot: Bot) -> tuple[str, Expect]:
+    tag = bot.tag()
+    return f"{bot.profile.emote} glances at the window ({tag})", Expect(patterns=(tag.encode(),))
+
+
+def _drop(bot: Bot) -> tuple[str, Expect] | None:
+    """Put one coin down (every character starts with some): one economy transaction."""
+    if bot.coin_room is not None:
+        return None
+    bot.coin_room = str(bot.room.get("num", ""))
+    return "drop 1 coin", Expect(patterns=(b"You drop",),
+                                 refusals=(b"You aren't carrying", b"You can't"))
+
+
+def _get(bot: Bot) -> tuple[str, Expect] | None:
+    """Pick a coin up again where this bot dropped one."""
+    if bot.coin_room is None or bot.coin_room != str(bot.room.get("num", "")):
+        return None
+    bot.coin_room = None
+    return "get 1 coin", Expect(patterns=(b"You get",),
+                                refusals=(b"You don't see", b"You can't"))
+
+
+def _local(bot: Bot) -> tuple[str, Expect]:
+    tag = bot.tag()
+    return f"local {tag} has anyone seen the professor", Expect(patterns=(tag.encode(),))
+
+
+def _who(bot: Bot) -> tuple[str, Expect]:
+    return "who", Expect(patterns=(bot.profile.who,))
+
+
+def _inventory(bot: Bot) -> tuple[str, Expect]:
+    # Mythos: "You are carrying:"; Evennia: "You are carrying:" / "You are not carrying".
+    return "inventory", Expect(patterns=(b"You are carrying", b"You are not carrying"))
+
+
+LOOK = Action("look", 3, _look)
+WALK = Action("walk", 4, _walk)
+SAY = Action("say", 2, _say)
+EMOTE = Action("emote", 1, _emote)
+WHO = Action("who", 0.2, _who)
+INVENTORY = Action("inventory", 1, _inventory, requires="inventory")
+LOCAL = Action("local", 0.5, _local, requires="local")
+DROP = Action("drop", 0.5, _drop, requires="drop")
+GET = Action("get", 1, _get, requires="get")
+
+#: The mixes, by name. Weights are relative; extend a mix by adding a row.
+MIXES: dict[str, tuple[Action, ...]] = {
+    # Bots wander the whole world and talk to whoever is there.
+    "spread": (LOOK, WALK, SAY, EMOTE, WHO, INVENTORY, LOCAL, DROP, GET),
+    # Everyone stays in one room: every say and emote is heard by all. At one command a
+    # second, says and emotes stay under the game's 15 lines a minute (RULES.md).
+    "crowded": (Action("say", 0.2, _say), Action("emote", 0.15, _emote),
+                Action("look", 0.6, _look), Action("who", 0.05, _who)),
+    # What Mythos and Evennia both understand (side by side): nobody walks.
+    "common": (LOOK, SAY, EMOTE, WHO),
+    # The probe of a login storm: look, again and again.
+    "probe": (Action("look", 1, _look),),
+}
+
+
+def usable(mix: str, available: set[str] | None) -> tuple[Action, ...]:
+    """The actions of ``mix`` the server can do (``available``: its command words)."""
+    return tuple(a for a in MIXES[mix]
+                 if a.requires is None or available is None or a.requires in available)
+
+
+# -- statistics ---------------------------------------------------------------------------------
+
+@dataclass
+class Stats:
+    """What the bots of one process saw since the last reset. Latencies in microseconds."""
+
+    started: float = field(default_factory=time.monotonic)
+    latency: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # group/action
+    by_transport: dict[str, list[int]] = field(default_factory=dict)  # "group:transport"
+    outcomes: Counter[str] = field(default_factory=Counter)  # "group:action:outcome"
+    errors: Counter[str] = field(default_factory=Counter)  # "group:kind"
+    logins: dict[str, list[int]] = field(default_factory=dict)  # group -> login times
+    loop_lag: list[int] = field(default_factory=list)
+    cpu0: float = field(default_factory=time.process_time)
+
+    def answered(self, group: str, action: str, outcome: str, micros: int,
+                 transport: str = "telnet") -> None:
+        self.latency.setdefault(group, {}).setdefault(action, []).append(micros)
+        self.by_transport.setdefault(f"{group}:{transport}", []).append(micros)
+        self.outcomes[f"{group}:{action}:{outcome}"] += 1
+
+    def error(self, group: str, kind: str) -> None:
+        self.errors[f"{group}:{kind}"] += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seconds": time.monotonic() - self.started,
+            "cpu_seconds": time.process_time() - self.cpu0,
+            "latency_us": self.latency,
+            "by_transport_us": self.by_transport,
+            "outcomes": dict(self.outcomes),
+            "errors": dict(self.errors),
+            "logins_us": self.logins,
+            "loop_lag_us": self.loop_lag,
+        }
+
+
+# -- one bot ------------------------------------------------------------------------------------
+
+def bot_name(prefix: str, index: int) -> str:
+    """A name of letters only: prefix + the index in base 26 (at least 4 letters)."""
+    letters = ""
+    n = index
+    for _ in range(4):
+        letters = chr(ord("a") + n % 26) + letters
+        n //= 26
+    while n:
+        letters = chr(ord("a") + n % 26) + letters
+        n //= 26
+    return (prefix + letters)[:20].capitalize()
+
+
+class Bot:
+    def __init__(self, name: str, profile: Profile, *, group: str = "main",
+                 transport: str = "telnet", seed: int | None = None) -> None:
+        self.name = name
+        self.profile = profile
+        self.group = group
+        self.rng = random.Random(seed if seed is not None else name)
+        self.t: Transport = TRANSPORTS[transport](self._on_text, self._on_oob, self._on_close)
+        self.room: dict[str, Any] = {}
+        self.room_known = asyncio.Event()
+        self.logged_in = False
+        self.closed = False
+        self._counter = 0
+        #: Where this bot left a coin lying (to pick it up again), if it did.
+        self.coin_room: str | None = None
+        self._tail = b""
+        self._expect: Expect | None = None
+        self._answer: asyncio.Future[tuple[str, float]] | None = None
+        self._capture: bytearray | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    # -- what the server sends ------------------------------------------------------------------
+    def _on_text(self, data: bytes, now: float) -> None:
+        if self._capture is not None:
+            self._capture += data
+        e = self._expect
+        if e is None:
+            return
+        buf = self._tail + data
+        if e.any_text:
+            return self._resolve("ok", now)
+        for p in e.patterns:
+            if p in buf:
+                return self._resolve("ok", now)
+        for p in e.refusals:
+            if p in buf:
+                return self._resolve("refused", now)
+        for p in e.errors:
+            if p in buf:
+                return self._resolve("error", now)
+        self._tail = buf[-TAIL:]
+        return None
+
+    def _on_oob(self, package: str, payload: bytes, now: float) -> None:
+        if package.lower() == "room.info":
+            try:
+                info = json.loads(payload)
+            except ValueError:
+                return
+            if isinstance(info, dict):
+                self.room = info
+                self.room_known.set()
+        e = self._expect
+        if e is not None and e.oob is not None and package.lower() == e.oob.lower():
+            self._resolve("ok", now)
+
+    def _on_close(self) -> None:
+        self.closed = True
+        if self._answer is not None and not self._answer.done():
+            self._answer.set_exception(ConnectionError("connection closed"))
+
+    def _resolve(self, outcome: str, now: float) -> None:
+        self._expect = None
+        self._tail = b""
+        if self._answer is not None and not self._answer.done():
+            self._answer.set_result((outcome, now))
+
+    # -- what the bot knows -----------------------------------------------------------------------
+    @property
+    def room_name(self) -> str:
+        return str(self.room.get("name", ""))
+
+    @property
+    def exits(self) -> dict[str, str]:
+        ex = self.room.get("exits")
+        return ex if isinstance(ex, dict) else {}
+
+    @property
+    def doors(self) -> dict[str, str]:
+        d = self.room.get("doors")
+        return d if isinstance(d, dict) else {}
+
+    def tag(self) -> str:
+        """A word no other line will contain: q<bot>z<counter>q."""
+        self._counter += 1
+        return f"q{self.name.lower()}z{self._counter}q"
+
+    # -- doing things -----------------------------------------------------------------------------
+    async def ask(self, line: str, expect: Expect, timeout: float = COMMAND_TIMEOUT,
+                  ) -> tuple[str, float]:
+        """Send ``line``; the outcome ("ok", "refused", "error") and seconds to the answer.
+        Raises TimeoutError or ConnectionError."""
+        if self.closed:
+            raise ConnectionError("connection closed")
+        loop = asyncio.get_running_loop()
+        self._answer = loop.create_future()
+        self._expect = expect
+        self._tail = b""
+        t0 = time.perf_counter()
+        self.t.send_line(line)
+        try:
+            async with asyncio.timeout(timeout):
+                outcome, t1 = await self._answer
+        finally:
+            self._expect = None
+            self._answer = None
+        return outcome, max(0.0, t1 - t0)
+
+    async def wait_text(self, patterns: tuple[bytes, ...], timeout: float) -> None:
+        """Wait for text without sending anything (the login screen)."""
+        loop = asyncio.get_running_loop()
+        self._answer = loop.create_future()
+        self._expect = Expect(patterns=patterns)
+        try:
+            async with asyncio.timeout(timeout):
+                await self._answer
+        finally:
+            self._expect = None
+            self._answer = None
+
+    async def login(self, host: str, port: int, timeout: float = LOGIN_TIMEOUT, *,
+                    web_port: int | None = None) -> float:
+        """Connect and log in (create the character, or connect to it when it exists).
+        Seconds it took. ``web_port``: the HTTP port, for a transport that logs in there.
+        Raises LoginFailed, TimeoutError, ConnectionError or OSError."""
+        t0 = time.perf_counter()
+        async with asyncio.timeout(timeout):
+            if self.t.logs_in:
+                if web_port is None:
+                    raise LoginFailed(f"{self.t.name} needs the server's HTTP port")
+                try:
+                    await self.t.connect(host, web_port, timeout, name=self.name,
+                                         password=PASSWORD)
+                except LoginRefused as exc:
+                    raise LoginFailed(str(exc)) from exc
+                await self._room_known()
+            else:
+                self._expect = Expect(patterns=(self.profile.greeting,))
+                self._answer = asyncio.get_running_loop().create_future()
+                await self.t.connect(host, port, timeout)
+                await self._answer
+                self._expect = self._answer = None
+                if self.profile is EVENNIA:
+                    await self._login_evennia(timeout)
+                else:
+                    await self._login_mythos(timeout)
+        self.logged_in = True
+        return time.perf_counter() - t0
+
+    async def _room_known(self) -> None:
+        """The room arrives right after a login (GMCP Room.Info); walking and looking need it.
+        A server that sends none (Evennia) is waited for a moment only."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5 if self.profile.look is None else 0.01):
+                await self.room_known.wait()
+
+    async def _login_mythos(self, timeout: float) -> None:
+        outcome, _ = await self.ask(
+            f"create {self.name} {PASSWORD}",
+            Expect(patterns=(b"Welcome to Arkham",), refusals=(b"already taken",),
+                   errors=(b"A name has", b"A password", b"word of the game", b"unreachable")),
+            timeout)
+        if outcome == "refused":
+            outcome, _ = await self.ask(
+                f"connect {self.name} {PASSWORD}",
+                Expect(patterns=(b"Welcome back",), errors=(b"do not match", b"unreachable")),
+                timeout)
+        if outcome != "ok":
+            raise LoginFailed(f"{self.name}: {outcome}")
+        await self._room_known()
+
+    async def _login_evennia(self, timeout: float) -> None:
+        outcome, _ = await self.ask(f"create {self.name} {PASSWORD}",
+                                    Expect(patterns=(b"[Y]/N?",), errors=(b"Usage",)), timeout)
+        if outcome == "ok":
+            # Created, or the name exists already (a run before this one): connect either way.
+            await self.ask("y", Expect(patterns=(b"was created", b"already taken"),
+                                       errors=(b"error", b"too many", b"banned")), timeout)
+        outcome, _ = await self.ask(f"connect {self.name} {PASSWORD}",
+                                    Expect(patterns=(b"You become",),
+                                           errors=(b"incorrect", b"Too many")), timeout)
+        if outcome != "ok":
+            raise LoginFailed(f"{self.name}: {outcome}")
+
+    async def collect(self, line: str, seconds: float, quiet: float = 0.3) -> bytes:
+        """Send ``line`` and return the text that arrives: until nothing more has come for
+        ``quiet`` seconds, ``seconds`` at most."""
+        self._capture = bytearray()
+        self.t.send_line(line)
+        deadline = time.monotonic() + seconds
+        seen, last = 0, time.monotonic()
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            if len(self._capture) != seen:
+                seen, last = len(self._capture), time.monotonic()
+            elif seen and time.monotonic() - last >= quiet:
+                break
+        out, self._capture = bytes(self._capture), None
+        return out
+
+    def pick(self, actions: tuple[Action, ...]) -> tuple[Action, str, Expect] | None:
+        """A weighted pick; an action not possible just now (no exits) is picked again."""
+        weights = [a.weight for a in actions]
+        for _ in range(4):
+            action = self.rng.choices(actions, weights=weights)[0]
+            made = action.make(self)
+            if made is not None:
+                return action, made[0], made[1]
+        return None
+
+    async def act(self, actions: tuple[Action, ...], stats: Stats) -> None:
+        """One command of the mix, timed and counted."""
+        picked = self.pick(actions)
+        if picked is None:
+            return
+        action, line, expect = picked
+        expect.refusals = expect.refusals or self.profile.refusals
+        expect.errors = expect.errors or self.profile.errors
+        try:
+            outcome, seconds = await self.ask(line, expect)
+        except TimeoutError:
+            stats.error(self.group, "timeout")
+            return
+        stats.answered(self.group, action.name, outcome, int(seconds * 1e6), self.t.name)
+        if outcome == "error":
+            stats.error(self.group, f"answer:{action.name}")
+
+    async def play(self, actions: tuple[Action, ...], pace: float, running: asyncio.Event,
+                   stats: Callable[[], Stats]) -> None:
+        """Act every ``pace`` seconds (with +-50% jitter) while ``running`` is set."""
+        await asyncio.sleep(self.rng.uniform(0, pace))  # bots do not start in step
+        while not self.closed:
+            if not running.is_set():
+                await running.wait()
+            try:
+                await self.act(actions, stats())
+            except ConnectionError:
+                return  # counted by the load generator as a bot that lost its connection
+            await asyncio.sleep(pace * self.rng.uniform(0.5, 1.5))
+
+    def quit(self) -> None:
+        if not self.closed:
+            self.t.send_line("quit")
+        self.t.close()

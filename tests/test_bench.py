@@ -1,0 +1,149 @@
+"""The load benchmark's harness (bench/), run small: it must drive a real server and write
+well-formed results. Timings are never asserted here; docs/PERFORMANCE.md is for those."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+from bench.bots import bot_name
+from bench.run import steps_up_to
+from bench.servers import MythosServer
+from bench.stats import histogram_quantile, parse_prometheus, percentile, summary_ms
+
+from mudclient import http_get
+
+REPO = Path(__file__).resolve().parents[1]
+STEP_KEYS = {"target", "scenario", "bots", "connected", "seconds", "commands_per_s",
+             "latency_ms", "by_command", "errors", "error_count", "loop_lag_p99_ms",
+             "pulse_p99_ms", "flush_p99_ms", "cpu_percent", "rss_mib", "rss_per_connection_kib",
+             "load_generators"}
+
+
+def commands_total(text: str) -> float:
+    return sum(v for (name, _), v in parse_prometheus(text).items()
+               if name == "mythos_commands_total")
+
+
+async def run_harness(*args: str, timeout: float = 90) -> tuple[int, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONASYNCIODEBUG"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench", *args, cwd=REPO, env=env,
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(errors="replace")
+
+
+async def test_ten_bots_drive_a_server_and_the_results_are_written(server, tmp_path: Path):
+    results = tmp_path / "results"
+    before = commands_total((await http_get(server.web_port, "/metrics"))[1])
+    rc, out = await run_harness(
+        "--connect", f"127.0.0.1:{server.telnet_port}",
+        "--metrics-url", f"http://127.0.0.1:{server.web_port}/metrics",
+        "--server-pid", str(os.getpid()),
+        "--scenarios", "crowded,storm,ramp", "--steps", "10", "--hold", "1",
+        "--warmup", "0.5", "--settle", "0.2", "--pace", "0.5", "--crowd", "6",
+        "--crowd-pace", "0.5", "--storm", "5", "--storm-base", "3", "--workers", "1",
+        "--transport", "mixed",
+        "--out", str(results), "--label", "test")
+    assert rc == 0, out
+    files = sorted(p.name for p in await asyncio.to_thread(lambda: list(results.iterdir())))
+    assert len(files) == 2, files
+    stem = files[0].removesuffix(".json")
+    assert re.fullmatch(r"\d{8}T\d{6}Z_[0-9a-z]+_[A-Za-z0-9-]+", stem), stem
+    assert files == [f"{stem}.json", f"{stem}.png"]
+    result = json.loads(await asyncio.to_thread((results / f"{stem}.json").read_text))
+    png = await asyncio.to_thread((results / f"{stem}.png").read_bytes)
+    assert png.startswith(b"\x89PNG")
+    assert f"{stem}.json" in out  # the table was printed, then where the results are
+
+    assert result["schema"] == 1 and result["label"] == "test"
+    assert result["git"]["rev"] and result["machine"]["cpus"]
+    assert set(result["mixes"]) >= {"spread", "crowded", "common"}
+    # The scout read the command list from `help`.
+    assert {"look", "walk", "say", "emote", "who"} <= set(
+        result["targets"]["mythos"]["commands_found"])
+    steps = {s["scenario"]: s for s in result["steps"]}
+    assert set(steps) == {"crowded", "storm", "ramp:spread"}
+    for s in steps.values():
+        assert STEP_KEYS <= set(s), s.keys()
+        assert s["target"] == "mythos"
+        assert s["error_count"] == 0, s["errors"]
+        assert s["latency_ms"]["count"] > 0 and s["latency_ms"]["p50"] is not None
+        assert s["latency_ms"]["p50"] <= s["latency_ms"]["p99"] <= s["latency_ms"]["max"]
+        assert s["loop_lag_p99_ms"] is not None  # /metrics was scraped, before and after
+        assert s["cpu_percent"] is not None and s["rss_mib"] > 0  # the process was sampled
+    ramp = steps["ramp:spread"]
+    assert ramp["bots"] == ramp["connected"] == 10
+    # Half the bots played over telnet, half over the browser's WebSocket.
+    assert set(ramp["by_transport"]) == {"telnet", "websocket"}
+    assert ramp["commands_per_s"] > 0
+    assert ramp["rss_per_connection_kib"] is not None
+    assert steps["crowded"]["connected"] == 6
+    storm = steps["storm"]
+    assert storm["storm"]["ok"] == 5 and storm["storm"]["failed"] == 0
+    assert storm["probe_latency_ms"]["count"] > 0
+    # The server counted (at least) every command the bots saw answered.
+    answered = sum(s["latency_ms"]["count"] for s in result["steps"])
+    after = commands_total((await http_get(server.web_port, "/metrics"))[1])
+    assert after - before >= answered
+    # Every bot quit at the end of its scenario.
+    assert server.game.online == {}
+
+
+async def test_the_harness_starts_a_server_process_and_reads_its_ports(tmp_path: Path):
+    srv = MythosServer(tmp_path)
+    await srv.start()
+    try:
+        assert srv.port and srv.metrics_url and srv.pids
+        status, body = await http_get(int(srv.metrics_url.rsplit(":", 1)[1].split("/")[0]),
+                                      "/metrics")
+        assert status == 200 and "mythos_event_loop_lag_seconds_bucket" in body
+        reader, writer = await asyncio.open_connection(srv.host, srv.port)
+        assert await asyncio.wait_for(reader.read(1), 10)
+        writer.close()
+    finally:
+        await srv.stop()
+    assert srv.proc is not None and srv.proc.returncode == 0
+
+
+def test_percentiles_and_histogram_quantiles():
+    assert percentile([], 50) is None
+    assert percentile([1, 2, 3, 4], 50) == 2
+    assert percentile(list(range(1, 101)), 99) == 99
+    assert summary_ms([1000, 3000, 2000]) == {"count": 3, "p50": 2.0, "p95": 3.0, "p99": 3.0,
+                                              "max": 3.0}
+    before = parse_prometheus('h_bucket{le="0.01"} 5\nh_bucket{le="0.1"} 5\n'
+                              'h_bucket{le="+Inf"} 5\n')
+    after = parse_prometheus('# HELP h x\nh_bucket{le="0.01"} 95\nh_bucket{le="0.1"} 105\n'
+                             'h_bucket{le="+Inf"} 105\n')
+    # 100 new observations: 90 under 10 ms, 10 between 10 and 100 ms.
+    assert histogram_quantile(before, after, "h", 0.5) == 0.01 * 50 / 90
+    assert abs(histogram_quantile(before, after, "h", 0.99) - (0.01 + 0.09 * 9 / 10)) < 1e-12
+    assert histogram_quantile(after, after, "h", 0.99) is None  # nothing observed
+    inf = parse_prometheus('h_bucket{le="0.01"} 95\nh_bucket{le="0.1"} 105\n'
+                           'h_bucket{le="+Inf"} 205\n')
+    assert histogram_quantile(before, inf, "h", 0.99) == 0.1  # past the last bound
+
+
+def test_ramp_steps_and_bot_names():
+    steps = [100, 500, 1000, 2000, 5000]
+    assert steps_up_to(steps, None) == steps
+    assert steps_up_to(steps, 20000) == [100, 500, 1000, 2000, 5000, 10000, 20000]
+    assert steps_up_to(steps, 7000) == [*steps, 7000]
+    assert steps_up_to(steps, 300) == [100, 300]
+    names = [bot_name("Bot", i) for i in range(26**4 + 2)]
+    assert len(set(names)) == len(names)  # unique, letters only, 3-20 long (a legal name)
+    assert all(n.isalpha() and 3 <= len(n) <= 20 for n in names)
+    assert names[0] == "Botaaaa" and names[27] == "Botaabb"
