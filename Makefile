@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup lock lint clean tintin
+.PHONY: run test setup lock lint clean tintin chromium bench bench-evennia
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,16 +24,33 @@ tintin:
 	  { command -v apt-get >/dev/null 2>&1 && (apt-get update -qq && apt-get install -y -qq tintin++ >/dev/null) || \
 	    echo "tintin++ could not be installed; its test will be skipped"; }
 
-test: setup tintin
+# The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
+chromium:
+	@test -x /usr/bin/chromium || \
+	  { command -v apt-get >/dev/null 2>&1 && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+	    echo "chromium could not be installed; the browser tests will be skipped"; }
+
+test: setup tintin chromium
 	PYTHONASYNCIODEBUG=1 $(VENV)/bin/pytest -q
 
 lint: setup
-	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff check src tests bench
 
 # Re-pin the dependencies after editing pyproject.toml.
 lock:
 	$(PY) -m pip install -q uv
-	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock --no-header
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --extra bench --python-version 3.11 -o requirements.lock --no-header
+
+# The load benchmark (docs/PERFORMANCE.md): Mythos alone, then side by side with Evennia
+# (installed from PyPI into bench/.evennia-venv, never a dependency of the project).
+# Pass options with BENCH_ARGS, e.g. make bench BENCH_ARGS="--steps 100,500 --hold 30".
+BENCH_ARGS ?=
+EVENNIA_STEPS ?= 50,100,200,500,1000
+bench: setup
+	$(PY) -m bench $(BENCH_ARGS)
+
+bench-evennia: setup
+	$(PY) -m bench --target both --steps $(EVENNIA_STEPS) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -82,11 +82,9 @@ async def test_mssp_when_the_client_asks(server):
 
 
 async def test_client_that_ignores_negotiation_is_greeted_at_once_and_plays(server):
-    loop = asyncio.get_running_loop()
-    started = loop.time()
     c = await MudClient.connect(HOST, server.telnet_port, negotiate=False)
-    await c.expect("By what name", timeout=1.0)
-    assert loop.time() - started < 1.0
+    # Not held back until negotiation gives up (telnetlib3 would wait seconds for that).
+    await c.expect("By what name", timeout=2.0)
     await c.command(f"create Nickel {PASSWORD}", ROOM)
     await c.expect("Exits:")
     await still_plays(c)

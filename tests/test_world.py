@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
 from collections import Counter, deque
 from pathlib import Path
 from typing import Any
@@ -202,6 +201,22 @@ WORLD_YAML = {"start_room": "test.a", "respawn_room": "test.b", "limbo_room": "l
 HELP = [{"topic": "newbie", "title": "Start", "keywords": ["Start"], "body": "Type {G}look{x}."}]
 
 
+def proto(pid: str, **extra: Any) -> dict[str, Any]:
+    """A minimal item prototype for the small test worlds."""
+    return {"id": pid, "name": f"a {pid}", "keywords": [pid], "long": f"A {pid} lies here.",
+            "description": f"It is a {pid}.", **extra}
+
+
+ITEMS = [
+    proto("key_gate", type="key"),
+    proto("coins", name="a coin", plural="coins", keywords=["coin", "coins"], type="money",
+          stack=True, value=1, weight=0.02),
+    proto("lamp", type="light", value=10, wear=["off_hand"]),
+    proto("chest", type="container", flags=["no_take"],
+          container={"slots": 2, "weight": 10, "state": "locked", "key": "key_gate"}),
+]
+
+
 def write(root: Path, rel: str, data: Any) -> None:
     path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -213,6 +228,7 @@ def make_world(root: Path, zone: dict[str, Any] | None = None) -> Path:
     write(root, "help.yaml", HELP)
     write(root, "zones/limbo.yaml", LIMBO)
     write(root, "zones/test.yaml", zone if zone is not None else base_zone())
+    write(root, "items.yaml", ITEMS)
     return root
 
 
@@ -491,7 +507,8 @@ def test_copy_of_shipped_world_detects_a_broken_exit(tmp_path: Path) -> None:
                "leads to arkham.gone, not back here")
 
 
-def test_thousands_of_rooms_load_quickly(tmp_path: Path) -> None:
+def test_a_world_of_thousands_of_rooms_checks_clean(tmp_path: Path) -> None:
+    """A large grid loads with every exit paired (how long it takes is the bench's business)."""
     width, height = 100, 50
     rooms = []
     for x in range(width):
@@ -511,9 +528,134 @@ def test_thousands_of_rooms_load_quickly(tmp_path: Path) -> None:
                           "exits": exits})
     make_world(tmp_path)
     write(tmp_path, "zones/big.yaml", {"zone": "big", "name": "Big", "rooms": rooms})
-    start = time.perf_counter()
     world, problems = check_world(tmp_path)
-    elapsed = time.perf_counter() - start
     assert problems == [] and world is not None
     assert len(world.rooms) == width * height + 4
-    assert elapsed < 10, f"{elapsed:.2f}s for {width * height} rooms"
+    corner = world.rooms[f"big.r{width - 1}_{height - 1}"]
+    assert set(corner.exits) == {"west", "south"}
+
+
+# ------------------------------------------------------------------------------------------------
+# Items: prototypes, room items and shops
+
+
+def test_shipped_items(world: World) -> None:
+    from mythos.rules.character import PROFESSIONS, STARTING_KITS
+    from mythos.world.items import ContainerState
+
+    protos = world.protos
+    assert len(protos) >= 30
+    for pid in ("lantern", "revolver_38", "knife", "crowbar", "trench_coat", "fedora",
+                "backpack", "satchel", "key_stacks", "key_crypt", "key_black_chamber",
+                "key_sanitarium", "folk_tonic", "coins", "journal", "forbidden_book"):
+        assert pid in protos, pid
+    assert protos["coins"].stack and protos["coins"].plural
+    for bag, slot in (("backpack", "back"), ("satchel", "belt")):
+        assert protos[bag].container is not None and slot in protos[bag].wear
+    # every locked door's key exists
+    for door in world.doors.values():
+        if door.key:
+            assert door.key in protos
+    # the three room containers WORLD.md names, in the right rooms
+    placed = {p.room: p for p in world.placements}
+    assert placed["miskatonic.library.catalogue"].proto == "card_catalogue"
+    desk = placed["sanitarium.office"]
+    assert desk.proto == "doctors_desk" and desk.state is ContainerState.LOCKED
+    assert protos["doctors_desk"].container.key in protos
+    assert placed["cemetery.tomb"].proto == "sarcophagus"
+    # every profession has a kit, with money, of prototypes the world has, worn where it fits
+    assert set(STARTING_KITS) == set(PROFESSIONS)
+    for prof, kit in STARTING_KITS.items():
+        assert any(p == "coins" and n > 0 for p, n, _ in kit), prof
+        for pid, n, slot in kit:
+            assert pid in protos, (prof, pid)
+            assert slot is None or slot in protos[pid].wear, (prof, pid, slot)
+            assert n == 1 or protos[pid].stack, (prof, pid)
+    shop = world.shops["arkham.general_store"]
+    assert shop.keeper and len(shop.stock) >= 10
+
+
+def test_small_world_items_load(tmp_path: Path) -> None:
+    from mythos.world.items import ContainerState
+
+    zone = base_zone()
+    room(zone, "test.b")["items"] = [
+        {"id": "test.b.chest", "proto": "chest", "refill": True,
+         "contents": ["lamp", {"proto": "coins", "quantity": 7}]},
+        {"id": "test.b.lamp", "proto": "lamp"},
+    ]
+    room(zone, "test.c")["shop"] = {"keeper": "Mr. Test", "buys": ["light"],
+                                    "stock": ["lamp", {"proto": "coins", "price": 2,
+                                                       "quantity": 3, "restock": 60}]}
+    world, problems = check_world(make_world(tmp_path, zone))
+    assert problems == [], problems
+    assert world is not None
+    lamp = world.protos["lamp"]
+    assert lamp.name == "a lamp" and lamp.wear == ("off_hand",) and lamp.takeable
+    chest = world.protos["chest"]
+    assert not chest.takeable and chest.container is not None
+    assert chest.container.state is ContainerState.LOCKED and chest.container.key == "key_gate"
+    p = next(p for p in world.placements if p.id == "test.b.chest")
+    assert p.room == "test.b" and p.refill and [(c.proto, c.quantity) for c in p.contents] == [
+        ("lamp", 1), ("coins", 7)]
+    shop = world.shops["test.c"]
+    assert shop.keeper == "Mr. Test" and shop.buys == frozenset({"light"})
+    assert [(s.proto.id, s.price, s.available()) for s in shop.stock] == [
+        ("lamp", 10, None), ("coins", 2, 3)]
+
+
+def test_item_problems_name_file_and_id(tmp_path: Path) -> None:
+    zone = base_zone()
+    zone["doors"][0]["key"] = "key_nowhere"
+    room(zone, "test.a")["items"] = [
+        {"id": "test.a.x", "proto": "ghost"},
+        {"id": "test.a.lamps", "proto": "lamp", "quantity": 3},
+        {"id": "test.a.box", "proto": "chest", "contents": ["ghost", "lamp", "lamp", "lamp"]},
+        {"id": "test.a.y", "proto": "lamp", "contents": ["lamp"]},
+        {"id": "Bad Id", "proto": "lamp"},
+    ]
+    room(zone, "test.b")["items"] = [{"id": "test.a.x", "proto": "lamp"}]
+    room(zone, "test.c")["shop"] = {"keeper": "K", "buys": ["gizmos"], "stock": ["unicorn"]}
+    items = [*ITEMS,
+             proto("hat", wear=["head", "tail"], flags=["cursed"], type="headgear"),
+             proto("bag", type="container"),
+             proto("purse", stack=True, container={"slots": 1, "weight": 1}),
+             proto("box", container={"slots": 1, "weight": 1, "state": "locked",
+                                     "key": "key_missing"}),
+             proto("lamp"),
+             {"id": "nameless", "keywords": ["x"]}]
+    make_world(tmp_path, zone)
+    write(tmp_path, "items.yaml", items)
+    problems = problems_for(tmp_path)
+    z, i = "zones/test.yaml", "items.yaml"
+    assert has(problems, z, "test.gate", "key", "key_nowhere")
+    assert has(problems, z, "test.a", "item test.a.x", "no item prototype 'ghost'")
+    assert has(problems, z, "test.a", "test.a.lamps", "does not stack")
+    assert has(problems, z, "test.a", "test.a.box", "contents", "ghost")
+    assert has(problems, z, "test.a", "test.a.box", "holds 2")
+    assert has(problems, z, "test.a", "test.a.y", "not a container")
+    assert has(problems, z, "test.a", "bad placement id 'Bad Id'")
+    assert has(problems, z, "test.b", "duplicate item placement id")
+    assert has(problems, z, "test.c", "shop buys", "gizmos")
+    assert has(problems, z, "test.c", "shop stock", "unicorn")
+    assert has(problems, i, "hat", "unknown wear slot 'tail'")
+    assert has(problems, i, "hat", "unknown item flag 'cursed'")
+    assert has(problems, i, "hat", "unknown item type 'headgear'")
+    assert has(problems, i, "bag", "needs a container")
+    assert has(problems, i, "purse", "stacking item cannot be a container")
+    assert has(problems, i, "purse", "needs a plural")
+    assert has(problems, i, "box", "no item prototype 'key_missing'")
+    assert has(problems, i, "lamp", "duplicate item prototype id")
+    assert has(problems, i, "nameless", "missing key 'name'")
+
+
+def test_items_may_live_in_a_folder(tmp_path: Path) -> None:
+    make_world(tmp_path)
+    (tmp_path / "items.yaml").unlink()
+    write(tmp_path, "items/keys.yaml", ITEMS[:1])
+    write(tmp_path, "items/other.yaml", ITEMS[1:])
+    world, problems = check_world(tmp_path)
+    assert problems == [] and world is not None and set(world.protos) == {
+        p["id"] for p in ITEMS}
+    write(tmp_path, "items/bad.yaml", {"id": "not a list"})
+    assert has(problems_for(tmp_path), "items/bad.yaml", "", "a list of prototypes")

@@ -10,7 +10,7 @@ import structlog
 from mythos.commands.table import load_table
 from mythos.config import Settings
 from mythos.engine.game import Game
-from mythos.engine.pulse import LagMonitor, Pulse
+from mythos.engine.pulse import LagMonitor, Pulse, cancel
 from mythos.metrics import Metrics
 from mythos.net.telnet import TelnetListener, start_telnet
 from mythos.net.web import WebListener, start_web
@@ -32,6 +32,8 @@ class App:
         self.stopped = asyncio.Event()
         self.telnet: TelnetListener | None = None
         self.web: WebListener | None = None
+        self._stopping = False
+        self._stop_watch: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         s = self.settings
@@ -43,11 +45,14 @@ class App:
                                        batch_size=s.flush_batch, metrics=self.metrics)
         self.game = Game(s, world, self.store, load_table(), self.metrics, self.writebehind,
                          self.pulse)
+        await self.game.economy.start()  # room items: seeded once from the files, then loaded
         self.pulse.start()
         self.lag.start()
         self.writebehind.start()
         self.telnet = await start_telnet(self.game, s.host, s.telnet_port)
         self.web = await start_web(self, s.host, s.web_port)
+        self._stop_watch = asyncio.get_running_loop().create_task(
+            self._stop_when_asked(), name="stop-watch")
         log.info("server_started", telnet=f"{s.host}:{self.telnet.port}",
                  web=f"http://{s.host}:{self.web.port}/", database=self.store.url,
                  rooms=len(world.rooms))
@@ -62,8 +67,21 @@ class App:
         assert self.web is not None
         return self.web.port
 
+    async def _stop_when_asked(self) -> None:
+        """Stop when the game asks (the staff's ``shutdown``), as a signal would."""
+        await self.game.stop_requested.wait()
+        await self.stop()
+
     async def stop(self, message: str = SHUTDOWN_MESSAGE) -> None:
-        """Close listeners, tell and save everyone, final flush, close the database."""
+        """Close listeners, tell and save everyone, final flush, close the database.
+        A second call waits for the first to finish."""
+        if self._stopping:
+            await self.stopped.wait()
+            return
+        self._stopping = True
+        watch, self._stop_watch = self._stop_watch, None
+        if watch is not None and watch is not asyncio.current_task():
+            await cancel(watch)
         log.info("server_stopping")
         if self.telnet is not None:
             self.telnet.close()
@@ -80,7 +98,8 @@ class App:
         self.stopped.set()
 
     async def run(self) -> None:
-        """Serve until SIGINT or SIGTERM, then shut down cleanly."""
+        """Serve until SIGINT or SIGTERM (or the staff's ``shutdown``), then shut down
+        cleanly."""
         try:
             await self.start()
         except BaseException:
@@ -92,9 +111,13 @@ class App:
             loop.add_signal_handler(sig, stop.set)
         s = self.settings
         print(f"Mythos is listening.\n  telnet {s.host} {self.telnet_port}   (Mudlet, TinTin++, "
-              f"telnet)\n  http://{s.host}:{self.web_port}/health  and  /metrics\n"
+              f"telnet)\n  http://{s.host}:{self.web_port}/   (play in the browser)\n"
+              f"  http://{s.host}:{self.web_port}/health  and  /metrics\n"
               f"Press Ctrl-C to stop.", flush=True)
-        await stop.wait()
+        waits = {loop.create_task(stop.wait()), loop.create_task(self.stopped.wait())}
+        _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            await cancel(task)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         await self.stop()

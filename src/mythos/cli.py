@@ -126,7 +126,7 @@ def account_create(
 ) -> None:
     """Create an account and its character (name: 3-20 letters)."""
     from mythos.engine.auth import NAME_RE, Hasher, password_problem
-    from mythos.rules.character import find_profession, max_hp, starting_stats
+    from mythos.rules.character import find_profession, max_hp, starting_kit, starting_stats
     from mythos.store import NameTaken, Store
 
     s = settings(database_url=database_url)
@@ -149,7 +149,8 @@ def account_create(
             hp = max_hp(stats, 1)
             await store.create_account_with_character(
                 name.capitalize(), await Hasher(1).hash(password),
-                "admin" if admin else "player", prof.id, start_room, hp, hp, stats)
+                "admin" if admin else "player", prof.id, start_room, hp, hp, stats,
+                kit=starting_kit(prof.id))
         finally:
             await store.close()
 

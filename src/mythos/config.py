@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     commands_per_second: float = 20.0  # per session; the burst is twice that
     login_failure_delay: float = 1.0  # seconds, doubled for each recent failure from one address
     hash_threads: int = 2
+    #: Seconds in one minute of mutes, silences and the per-minute channel limits (tests
+    #: shorten it; the end of a mute is kept as a wall-clock time).
+    minute_seconds: float = 60.0
+    channel_rate_limits: bool = True  # RULES.md's lines-per-minute limits on the channels
+    web_ticket_seconds: float = 30.0  # life of the one-use token the browser's login hands /ws
 
     # Operations
     log_format: Literal["console", "json"] = "console"

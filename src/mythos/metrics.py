@@ -40,6 +40,10 @@ class Metrics:
         self.command_errors = Counter(
             "mythos_command_errors", "Commands that raised an unexpected error", registry=r)
         self.logins = Counter("mythos_logins", "Login attempts", ["result"], registry=r)
+        self.item_transactions = Counter(
+            "mythos_item_transactions",
+            "Economy transactions (item moves): committed, conflict (the database disagreed), "
+            "failed (the database did not answer)", ["result"], registry=r)
         self.disconnects_slow = Counter(
             "mythos_slow_client_disconnects",
             "Clients disconnected because their output buffer passed the bound", registry=r)

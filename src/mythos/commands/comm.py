@@ -1,19 +1,15 @@
-"""Talking to the room: say and emote. Channels come with the communication issue."""
+"""Talking to the room: say and emote. The other channels, pose and mutes are in social.py
+(registered later, so 'lo' stays look and 'wh' stays who); who hears what is decided in
+``engine/social.py``."""
 
 from __future__ import annotations
 
 from mythos.commands.table import Ctx, command
-from mythos.text import player_text, strip_markup
-
-
-def _channel_text(ctx: Ctx, channel: str, line: str) -> None:
-    data = {"channel": channel, "talker": ctx.char.name, "text": strip_markup(line)}
-    for s in ctx.game.sessions_in(ctx.room):
-        s.oob("Comm.Channel.Text", data)
+from mythos.text import player_text
 
 
 @command("say", category="communication")
-def say(ctx: Ctx, args: str) -> None:
+async def say(ctx: Ctx, args: str) -> None:
     """say <text>
 
     Say something to everyone in the room. A leading ' works too: 'hello there."""
@@ -21,14 +17,17 @@ def say(ctx: Ctx, args: str) -> None:
     if not text:
         ctx.send("Say what?")
         return
-    ctx.send(f"{{w}}You say, '{text}'{{x}}")
-    line = f"{ctx.char.name} says, '{text}'"
-    ctx.game.to_room(ctx.room, f"{{w}}{line}{{x}}", exclude=(ctx.char,))
-    _channel_text(ctx, "say", line)
+    social, char = ctx.game.social, ctx.char
+    if not social.may_talk(ctx.session, char, "say"):
+        return
+    await social.deliver(
+        "say", char, ctx.room.characters,
+        lambda c: (f"{{w}}You say, '{text}'{{x}}" if c is char
+                   else f"{{w}}{char.name} says, '{text}'{{x}}"))
 
 
 @command("emote", "me", category="communication")
-def emote(ctx: Ctx, args: str) -> None:
+async def emote(ctx: Ctx, args: str) -> None:
     """emote <action>
 
     Show the room what you do: 'emote shivers.' shows 'Ashley shivers.' A leading : works
@@ -37,6 +36,8 @@ def emote(ctx: Ctx, args: str) -> None:
     if not text:
         ctx.send("Emote what?")
         return
-    line = f"{ctx.char.name} {text}"
-    ctx.game.to_room(ctx.room, line)
-    _channel_text(ctx, "emote", line)
+    social, char = ctx.game.social, ctx.char
+    if not social.may_talk(ctx.session, char, "emote"):
+        return
+    line = f"{char.name} {text}"
+    await social.deliver("emote", char, ctx.room.characters, lambda c: line)

@@ -6,6 +6,7 @@ import time
 
 from mythos.commands.table import Ctx, command
 from mythos.engine.gmcp import profession_name
+from mythos.engine.itemviews import look_at
 from mythos.engine.views import character_text, exit_view, exits_text, wrap
 from mythos.rules.lucidity import tier
 from mythos.world.model import normalize_direction
@@ -15,7 +16,8 @@ from mythos.world.model import normalize_direction
 def look(ctx: Ctx, args: str) -> None:
     """look [thing, person or direction]
 
-    Look around the room, or at someone or something here, or along an exit: 'look north'."""
+    Look around the room, or at someone or something here, or along an exit: 'look north'.
+    'look in <container>' shows what is inside a bag, a drawer, a chest."""
     target = args.strip().lower()
     if target.startswith("at "):
         target = target[3:].strip()
@@ -43,7 +45,8 @@ def look(ctx: Ctx, args: str) -> None:
     if target in ("room", "here"):
         ctx.game.show_room(ctx.session)
         return
-    ctx.send("You see nothing like that here.")
+    seen = look_at(ctx.char, room, target, ctx.session.width)  # a thing, or 'look in <bag>'
+    ctx.send(seen if seen is not None else "You see nothing like that here.")
 
 
 @command("exits", category="information")

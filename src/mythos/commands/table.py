@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from mythos.rules.aliases import expand as expand_aliases
 from mythos.world.model import Character, Posture, Room
 
 if TYPE_CHECKING:
@@ -106,6 +107,15 @@ class CommandTable:
         line = line.strip()
         if not line:
             return
+        if char.aliases:  # the player's aliases, expanded here and only here
+            expansion = expand_aliases(char.aliases, line,
+                                       max_length=session.game.settings.max_line)
+            if expansion.error:
+                session.write(expansion.error)
+                return
+            line = expansion.line.strip()
+            if not line:
+                return
         verb, args = split_verb(line)
         cmd = self.find(verb, char.role)
         if cmd is None:
@@ -157,6 +167,12 @@ def load_table() -> CommandTable:
         info,  # noqa: F401
         movement,  # noqa: F401  (first: n, s, e, w ...)
         posture,  # noqa: F401
+        social,  # noqa: F401  (after info and movement: 'lo' stays look, 'g' go, 'wh' who)
+        staff,  # noqa: F401
     )
+
+    # Registered after the families above, so the abbreviations they had stay theirs.
+    from mythos.commands import items as _items  # noqa: F401
+    from mythos.commands import shops as _shops  # noqa: F401
 
     return TABLE

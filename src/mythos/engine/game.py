@@ -20,9 +20,11 @@ from mythos.config import Settings
 from mythos.engine import gmcp
 from mythos.engine.auth import Hasher, LoginThrottle
 from mythos.engine.connection import Connection
+from mythos.engine.economy import Economy
 from mythos.engine.login import LoginDialogue
 from mythos.engine.pulse import Pulse
 from mythos.engine.session import Session
+from mythos.engine.social import Social
 from mythos.engine.views import room_text
 from mythos.metrics import Metrics
 from mythos.rules import movement
@@ -54,14 +56,22 @@ class Game:
         self._saving: set[asyncio.Task[bool]] = set()
         self.pending_output: set[Session] = set()
         self.shutting_down = False
+        #: Set to ask the App for a clean shutdown (the staff's ``shutdown`` command).
+        self.stop_requested = asyncio.Event()
         self.start_room = settings.start_room or world.start_room
         pulse.add("output", self.flush_output)
         pulse.add("housekeeping", self.housekeeping, seconds=10)
+        #: Channels, mutes, aliases kept, staff silences and shutdowns (engine/social.py).
+        self.social = Social(self)
+        #: Items: every move between owners, and the items in memory (engine/economy.py).
+        self.economy = Economy(self)
 
     # -- connections --------------------------------------------------------------------------
-    def connect(self, conn: Connection, **terminal: Any) -> Session:
+    def connect(self, conn: Connection, *, greet: bool = True, **terminal: Any) -> Session:
         """A new client; ``terminal`` holds what is known of it already (see
-        ``Session.update_terminal``), so even the greeting is rendered for it."""
+        ``Session.update_terminal``), so even the greeting is rendered for it. ``greet=False``:
+        a client that logged in elsewhere (the browser's login API) gets no login screen; its
+        network side calls ``login.enter_game`` next."""
         session = Session(self, conn, LoginDialogue(self))
         session.login.session = session
         if terminal:
@@ -71,8 +81,9 @@ class Game:
         if self.shutting_down:
             session.close("Arkham is closing its doors for now. Come back soon.")
             return session
-        session.login.greet()
-        session.flush()
+        if greet:
+            session.login.greet()
+            session.flush()
         return session
 
     def session_gone(self, session: Session) -> None:
@@ -103,6 +114,9 @@ class Game:
             return self.online[key]
         if unsaved is not None:
             return unsaved
+        # No item move of this character may be between its commit and its change in memory
+        # while its items are read with the row.
+        await self.economy.settled()
         row = await self.store.get_character(name)  # re-read: a save may have just landed
         if key in self.online:
             return self.online[key]
@@ -114,10 +128,12 @@ class Game:
             posture = Posture(row.posture)
         except ValueError:
             posture = Posture.STANDING
-        return Character(
+        char = Character(
             id=row.id, account_id=row.account_id, name=row.name, profession=row.profession,
             room_id=room_id, hp=row.hp, max_hp=row.max_hp, lucidity=row.lucidity, xp=row.xp,
             level=row.level, posture=posture, stats=dict(row.stats or {}))
+        self.economy.attach_character(char, row.items)  # what it carries, read with the row
+        return char
 
     def enter_world(self, session: Session, char: Character, role: str) -> None:
         """Put a logged-in player's character in the world, taking over any older session."""
@@ -148,6 +164,7 @@ class Game:
             session.write(self.world.motd)
         self.show_room(session)
         self.send_state(session)
+        self.social.entered(session)
 
     def leave_world(self, char: Character) -> None:
         """Take a character out of the world and save it now (the re-login waits for that)."""
@@ -188,6 +205,7 @@ class Game:
         session.oob("Char.Status", gmcp.status(char, room))
         session.oob("Room.Info", gmcp.room_info(room))
         session.oob("Room.Players", gmcp.room_players(room))
+        self.economy.send_lists(session)  # Char.Items.List of "inv" and "room"
 
     def changed(self, char: Character, *, vitals: bool = False, status: bool = False) -> None:
         """A character's progress changed: save it write-behind and tell its client."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from mythos.rules.character import PROFESSIONS
+from mythos.rules.comm import Channel
 from mythos.rules.lucidity import LCD_MAX, tier
+from mythos.text import strip_markup
 from mythos.world.model import DIR_SHORT, Character, Room
 
 #: Packages sent to a client that never said what it supports.
@@ -54,3 +56,54 @@ def player_entry(char: Character) -> dict[str, str]:
 
 def room_players(room: Room) -> list[dict[str, str]]:
     return [player_entry(c) for c in room.characters]
+
+
+def channel_text(channel: str, talker: str, text: str) -> dict[str, str]:
+    """``Comm.Channel.Text``: one line heard on a channel, as plain text (markup removed)."""
+    return {"channel": channel, "talker": talker, "text": strip_markup(text)}
+
+
+def channel_list(channels: list[tuple[Channel, bool, bool]]) -> list[dict[str, Any]]:
+    """``Comm.Channel.List`` from (channel, may talk on it, is on) for each channel heard."""
+    return [{"name": ch.name, "caption": ch.caption, "command": ch.name if talk else "",
+             "on": on} for ch, talk, on in channels]
+
+
+# -- Char.Items (IRE convention; see docs/PROTOCOL.md) ------------------------------------------
+
+def item_attrib(item: Any) -> str:
+    """IRE attribute letters: w worn, l wielded, W wearable, c container, t takeable."""
+    a = ""
+    if item.slot == "main_hand":
+        a += "l"
+    elif item.slot is not None:
+        a += "w"
+    elif item.proto.wear:
+        a += "W"
+    if item.proto.container is not None:
+        a += "c"
+    if item.proto.takeable:
+        a += "t"
+    return a
+
+
+def item_entry(item: Any) -> dict[str, Any]:
+    """One item: {"id": "17", "name": "a brass lantern", "attrib": "Wt"}, with "quantity" for
+    stacks and "slot" for worn or wielded things."""
+    entry: dict[str, Any] = {"id": str(item.id), "name": item.name,
+                             "attrib": item_attrib(item)}
+    if item.proto.stack:
+        entry["quantity"] = item.quantity
+    if item.slot is not None:
+        entry["slot"] = item.slot
+    return entry
+
+
+def items_list(location: str, items: Any) -> dict[str, Any]:
+    """Char.Items.List: everything at ``location`` ("inv", "room" or a container's id)."""
+    return {"location": location, "items": [item_entry(i) for i in items]}
+
+
+def item_event(location: str, item: Any) -> dict[str, Any]:
+    """Char.Items.Add / Remove / Update: one item at ``location``."""
+    return {"location": location, "item": item_entry(item)}

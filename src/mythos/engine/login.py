@@ -3,12 +3,16 @@ scripted clients, and a guided dialogue for people.
 
 A wrong password reads the same as an unknown name. Failures from one address slow that
 address down. Passwords are hashed and checked in a worker thread.
+
+The rules and their messages live in the module-level functions (``name_problem``,
+``authenticate``, ``create_account``, ``enter_game``), which the telnet dialogue and the
+browser's login API (``net/webauth.py``) both call: one set of rules for every front door.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 import structlog
@@ -21,7 +25,7 @@ from mythos.rules.character import (
     max_hp,
     starting_stats,
 )
-from mythos.store import NameTaken
+from mythos.store import AccountRow, CharacterRow, NameTaken
 from mythos.store.db import describe_error
 
 if TYPE_CHECKING:
@@ -47,10 +51,119 @@ UNREACHABLE = "{y}The archives are unreachable just now; try again shortly.{x}"
 STORE_TIMEOUT = 10.0
 RESERVED = {"create", "connect", "new", "quit", "self", "someone", "all", "admin", "staff",
             "mythos", "arkham", "limbo", "nobody", "everyone"}
+BANNED = "This account has been barred from Arkham."
+NAME_TAKEN = "That name is already taken."
+NO_CHARACTER = "That account has no character. Ask the staff for help."
+
+
+def welcome_new(name: str) -> str:
+    return f"{{G}}Welcome to Arkham, {name}.{{x}}"
+
+
+def welcome_back(name: str) -> str:
+    return f"{{G}}Welcome back, {name}.{{x}}"
 
 
 class ArchivesUnreachable(Exception):
     """The database did not answer a login in time (or failed): tell the player, not a trace."""
+
+
+class LoginRefused(Exception):
+    """A login or creation that cannot go on. ``message`` is what the player is told (the same
+    words on every front door); ``reason`` names the case: ``failed`` (wrong name or
+    password), ``banned``, ``invalid`` (a name or password against the rules), ``taken``,
+    ``no_character``."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+
+
+async def store_call(call: Awaitable[T]) -> T:
+    """Await a database call of a login, at most ``STORE_TIMEOUT`` seconds.
+
+    ``NameTaken`` passes through; any other failure becomes ``ArchivesUnreachable``."""
+    try:
+        async with asyncio.timeout(STORE_TIMEOUT):
+            return await call
+    except NameTaken:
+        raise
+    except Exception as exc:
+        raise ArchivesUnreachable(describe_error(exc)) from exc
+
+
+def name_problem(game: Game, name: str) -> str | None:
+    """Why ``name`` cannot be a new character's name, or None."""
+    if not NAME_RE.match(name):
+        return "A name has 3 to 20 letters and nothing else."
+    if name.lower() in RESERVED or name.lower() in game.commands.words():
+        return "That name is a word of the game; choose another."
+    return None
+
+
+async def authenticate(game: Game, name: str, password: str, host: str,
+                       peer: str = "") -> AccountRow:
+    """The account of ``name`` if ``password`` is its password; else ``LoginRefused``.
+
+    A wrong password and an unknown name cost the same and read the same. Each failure from
+    ``host`` makes its next attempt wait longer (``Game.throttle``); a success clears that."""
+    delay = game.throttle.delay(host)
+    if delay:
+        await asyncio.sleep(delay)
+    account = await store_call(game.store.get_account(name)) if NAME_RE.match(name) else None
+    ok = await game.hasher.verify(account.password_hash if account else None, password)
+    if not ok or account is None:
+        game.throttle.failed(host)
+        game.metrics.logins.labels("failed").inc()
+        log.info("login_failed", name=name[:20], peer=peer or host)
+        raise LoginRefused(BAD_LOGIN, "failed")
+    if account.banned:
+        game.metrics.logins.labels("banned").inc()
+        raise LoginRefused(BANNED, "banned")
+    game.throttle.succeeded(host)
+    return account
+
+
+async def create_account(game: Game, name: str, password: str,
+                         profession: str = DEFAULT_PROFESSION,
+                         ) -> tuple[AccountRow, CharacterRow]:
+    """A new account and its character, or ``LoginRefused`` (``invalid`` or ``taken``)."""
+    problem = name_problem(game, name) or password_problem(password)
+    if problem:
+        raise LoginRefused(problem, "invalid")
+    if profession not in PROFESSIONS:
+        raise LoginRefused("No such profession.", "invalid")
+    name = name.capitalize()
+    password_hash = await game.hasher.hash(password)
+    stats = starting_stats(profession)
+    hp = max_hp(stats, 1)
+    try:
+        account, row = await store_call(game.store.create_account_with_character(
+            name, password_hash, "player", profession, game.start_room, hp, hp, stats,
+            kit=game.economy.starting_kit(profession)))
+    except NameTaken:
+        raise LoginRefused(NAME_TAKEN, "taken") from None
+    log.info("character_created", name=name, profession=profession)
+    return account, row
+
+
+async def enter_game(game: Game, session: Session, name: str, role: str,
+                     welcome: Callable[[str], str] = welcome_back) -> bool:
+    """Load the character of ``name`` and put it in the world on ``session`` (taking over any
+    other session of it). False if the session went away meanwhile; ``LoginRefused``
+    (``no_character``) if there is no character to play."""
+    kept = await store_call(game.social.fetch(name))  # aliases, mutes: before the load
+    char = await store_call(game.load_character(name))
+    # No await between the load and enter_world: no other login can slip in between.
+    if session.closed:
+        return False
+    if char is None:
+        raise LoginRefused(NO_CHARACTER, "no_character")
+    game.social.apply(char, kept)
+    session.write(welcome(char.name))
+    game.enter_world(session, char, role)
+    return True
 
 
 class LoginDialogue:
@@ -69,18 +182,6 @@ class LoginDialogue:
         self.step = "name"
         self.session.write(PROMPT)
         self.session.write("By what name are you known?")
-
-    async def _store(self, call: Awaitable[T]) -> T:
-        """Await a database call of the login, at most ``STORE_TIMEOUT`` seconds.
-
-        ``NameTaken`` passes through; any other failure becomes ``ArchivesUnreachable``."""
-        try:
-            async with asyncio.timeout(STORE_TIMEOUT):
-                return await call
-        except NameTaken:
-            raise
-        except Exception as exc:
-            raise ArchivesUnreachable(describe_error(exc)) from exc
 
     # -- input --------------------------------------------------------------------------------
     async def handle(self, line: str) -> None:
@@ -156,7 +257,7 @@ class LoginDialogue:
             self.session.write(problem)
             return self.ask_name()
         self.name = name.capitalize()
-        account = await self._store(self.game.store.get_account(name))
+        account = await store_call(self.game.store.get_account(name))
         if account is not None:
             self.step = "password"
             self.session.write("Password:")
@@ -169,61 +270,37 @@ class LoginDialogue:
 
     # -- the two ways in ----------------------------------------------------------------------
     def name_problem(self, name: str) -> str | None:
-        if not NAME_RE.match(name):
-            return "A name has 3 to 20 letters and nothing else."
-        if name.lower() in RESERVED or name.lower() in self.game.commands.words():
-            return "That name is a word of the game; choose another."
-        return None
+        return name_problem(self.game, name)
 
     async def create(self, name: str, password: str, profession: str = DEFAULT_PROFESSION,
                      ) -> None:
-        problem = self.name_problem(name) or password_problem(password)
-        if problem:
-            self.session.write(problem)
-            return self.ask_name()
-        name = name.capitalize()
-        password_hash = await self.game.hasher.hash(password)
-        stats = starting_stats(profession)
-        hp = max_hp(stats, 1)
         try:
-            account, row = await self._store(self.game.store.create_account_with_character(
-                name, password_hash, "player", profession, self.game.start_room, hp, hp, stats))
-        except NameTaken:
-            self.session.write("That name is already taken.")
+            account, row = await create_account(self.game, name, password, profession)
+        except LoginRefused as refused:
+            self.session.write(refused.message)
             return self.ask_name()
         if self.session.closed:
             return None
-        log.info("character_created", name=name, profession=profession)
-        self.session.write(f"{{G}}Welcome to Arkham, {name}.{{x}}")
+        self.session.write(welcome_new(row.name))
         self.game.enter_world(self.session, self.game.character_from_row(row), account.role)
         return None
 
     async def connect(self, name: str, password: str, guided: bool = False) -> None:
-        host = self.session.peer_host
-        delay = self.game.throttle.delay(host)
-        if delay:
-            await asyncio.sleep(delay)
-        account = (await self._store(self.game.store.get_account(name))
-                   if NAME_RE.match(name) else None)
-        ok = await self.game.hasher.verify(account.password_hash if account else None, password)
-        if self.session.closed:
-            return
-        if not ok or account is None:
-            self.game.throttle.failed(host)
-            self.game.metrics.logins.labels("failed").inc()
-            log.info("login_failed", name=name[:20], peer=self.session.conn.peer)
-            self.session.write(BAD_LOGIN)
+        try:
+            account = await authenticate(self.game, name, password, self.session.peer_host,
+                                         self.session.conn.peer)
+        except LoginRefused as refused:
+            if self.session.closed:
+                return None
+            if refused.reason == "banned":
+                return self.session.close(refused.message)
+            self.session.write(refused.message)
             return self.ask_name()
-        if account.banned:
-            self.game.metrics.logins.labels("banned").inc()
-            self.session.close("This account has been barred from Arkham.")
-            return
-        self.game.throttle.succeeded(host)
-        char = await self._store(self.game.load_character(account.name))
         if self.session.closed:
-            return
-        if char is None:
-            self.session.write("That account has no character. Ask the staff for help.")
+            return None
+        try:
+            await enter_game(self.game, self.session, account.name, account.role)
+        except LoginRefused as refused:
+            self.session.write(refused.message)
             return self.ask_name()
-        self.session.write(f"{{G}}Welcome back, {char.name}.{{x}}")
-        self.game.enter_world(self.session, char, account.role)
+        return None

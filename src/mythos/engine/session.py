@@ -162,6 +162,12 @@ class Session:
             # A client asking again (after a reconnect of its UI) gets the current state.
             self.game.send_state(self)
             self.flush()
+        elif self.playing and p == "comm.channel.list":
+            self.game.social.send_channel_list(self)
+            self.flush()
+        elif self.playing and p in ("char.items.inv", "char.items.room", "char.items.contents"):
+            self.game.economy.on_request(self, p, data)
+            self.flush()
 
     def update_terminal(self, width: int | None = None, height: int | None = None,
                         ttype: str | None = None, ansi: bool | None = None,

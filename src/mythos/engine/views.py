@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from mythos.engine.gmcp import profession_name
+from mythos.rules.items import floor_lines
 from mythos.rules.posture import describe as posture_word
 from mythos.world.model import Character, Exit, Room, World
 
@@ -26,8 +27,11 @@ def exits_line(room: Room) -> str:
 
 def room_text(room: Room, viewer: Character, width: int = 80) -> str:
     lines = [f"{{Y}}{room.name}{{x}}", wrap(room.description, width), exits_line(room)]
+    lines += ["{y}" + wrap(line, width) + "{x}" for line in floor_lines(room.items)]
     for other in room.characters:
-        if other is not viewer:
+        if other is not viewer and other.pose:
+            lines.append(f"{{g}}{other.name} {other.pose}{{x}}")
+        elif other is not viewer:
             lines.append(f"{{g}}{other.name} the {profession_name(other)} is "
                          f"{posture_word(other.posture)} here.{{x}}")
     return "\n".join(lines)

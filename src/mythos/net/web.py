@@ -1,12 +1,17 @@
-"""HTTP on the game's own loop (aiohttp): ``/health`` and ``/metrics``."""
+"""HTTP on the game's own loop (aiohttp): ``/health`` and ``/metrics``, and the browser client:
+the page (``net/static.py``), its login API (``net/webauth.py``) and ``/ws``
+(``net/websocket.py``)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
+
+from mythos.net import static, webauth, websocket
 
 if TYPE_CHECKING:
     from mythos.app import App
@@ -40,9 +45,11 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 class WebListener:
-    def __init__(self, runner: web.AppRunner, site: web.TCPSite) -> None:
+    def __init__(self, runner: web.AppRunner, site: web.TCPSite,
+                 sockets: set[websocket.WebSocketConnection] | None = None) -> None:
         self.runner = runner
         self.site = site
+        self.sockets = sockets if sockets is not None else set()
 
     @property
     def port(self) -> int:
@@ -51,6 +58,7 @@ class WebListener:
         return int(server.sockets[0].getsockname()[1])
 
     async def close(self) -> None:
+        await websocket.close_sockets(self.sockets)
         await self.runner.cleanup()
 
 
@@ -59,8 +67,11 @@ async def start_web(app: App, host: str, port: int) -> WebListener:
     webapp[APP_KEY] = app
     webapp.router.add_get("/health", health)
     webapp.router.add_get("/metrics", metrics)
+    static.add_routes(webapp, await asyncio.to_thread(static.read_client))
+    webauth.add_routes(webapp, app.game)
+    sockets = websocket.add_routes(webapp)
     runner = web.AppRunner(webapp, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    return WebListener(runner, site)
+    return WebListener(runner, site, sockets)

@@ -31,6 +31,34 @@ PROFESSIONS: dict[str, Profession] = {p.id: p for p in (
 )}
 DEFAULT_PROFESSION = "journalist"
 
+#: What each profession starts with: (item prototype id, quantity, slot it is worn in or None).
+#: Everyone gets some money (a stack of coins). The prototypes live in data/world/items.yaml.
+STARTING_KITS: dict[str, tuple[tuple[str, int, str | None], ...]] = {
+    "antiquarian": (("magnifying_glass", 1, None), ("journal", 1, None),
+                    ("satchel", 1, "belt"), ("coins", 40, None)),
+    "author": (("journal", 1, None), ("pencil", 1, None), ("fedora", 1, "head"),
+               ("coins", 25, None)),
+    "dilettante": (("pocket_watch", 1, None), ("hip_flask", 1, None), ("fedora", 1, "head"),
+                   ("leather_gloves", 1, "hands"), ("coins", 80, None)),
+    "doctor": (("medical_bag", 1, None), ("bandages", 1, None), ("folk_tonic", 1, None),
+               ("coins", 50, None)),
+    "journalist": (("journal", 1, None), ("pencil", 1, None), ("camera", 1, None),
+                   ("satchel", 1, "belt"), ("fedora", 1, "head"), ("coins", 20, None)),
+    "detective": (("revolver_38", 1, "main_hand"), ("bullets_38", 6, None),
+                  ("trench_coat", 1, "torso"), ("police_badge", 1, None), ("coins", 30, None)),
+    "investigator": (("trench_coat", 1, "torso"), ("fedora", 1, "head"),
+                     ("flashlight", 1, None), ("knife", 1, None), ("backpack", 1, "back"),
+                     ("coins", 30, None)),
+    "professor": (("journal", 1, None), ("pencil", 1, None), ("magnifying_glass", 1, None),
+                  ("walking_stick", 1, None), ("coins", 45, None)),
+    "tramp": (("overcoat", 1, "torso"), ("cloth_cap", 1, "head"), ("knife", 1, None),
+              ("tin_cup", 1, None), ("hip_flask", 1, None), ("coins", 3, None)),
+}
+
+
+def starting_kit(profession: str) -> tuple[tuple[str, int, str | None], ...]:
+    return STARTING_KITS.get(profession, ())
+
 
 def starting_stats(profession: str) -> dict[str, int]:
     bent = PROFESSIONS[profession].bent

@@ -95,3 +95,29 @@ def close_door(door: Door) -> DoorChange:
         return DoorChange(False, f"The {door.name} is already closed.")
     door.state = DoorState.CLOSED
     return DoorChange(True, f"You close the {door.name}.", door)
+
+
+def lock_door(door: Door, has_key: bool) -> DoorChange:
+    """Lock a closed door; the character must carry its key (``has_key``)."""
+    if door.key is None:
+        return DoorChange(False, f"The {door.name} has no lock.")
+    if door.state is DoorState.LOCKED:
+        return DoorChange(False, f"The {door.name} is already locked.")
+    if door.state is DoorState.OPEN:
+        return DoorChange(False, f"You need to close the {door.name} first.")
+    if not has_key:
+        return DoorChange(False, "You don't have the key.")
+    door.state = DoorState.LOCKED
+    return DoorChange(True, f"You lock the {door.name}.", door)
+
+
+def unlock_door(door: Door, has_key: bool) -> DoorChange:
+    """Unlock a locked door (it stays closed); the character must carry its key."""
+    if door.key is None:
+        return DoorChange(False, f"The {door.name} has no lock.")
+    if door.state is not DoorState.LOCKED:
+        return DoorChange(False, f"The {door.name} is not locked.")
+    if not has_key:
+        return DoorChange(False, "You don't have the key.")
+    door.state = DoorState.CLOSED
+    return DoorChange(True, f"You unlock the {door.name}.", door)

@@ -5,7 +5,9 @@ background; ``upgrade`` runs the Alembic migrations (sync, before the loop or vi
 """
 
 from .db import DatabaseUnavailable, Engines, mask_url, open_engines
+from .items import ItemConflict, ItemRow, ItemStore
 from .migrate import current, upgrade
+from .social import SocialStore
 from .store import AccountRow, CharacterRow, NameTaken, ProgressRow, Store
 from .tables import accounts, characters, metadata, name_key
 from .writebehind import WriteBehind
@@ -15,8 +17,12 @@ __all__ = [
     "CharacterRow",
     "DatabaseUnavailable",
     "Engines",
+    "ItemConflict",
+    "ItemRow",
+    "ItemStore",
     "NameTaken",
     "ProgressRow",
+    "SocialStore",
     "Store",
     "WriteBehind",
     "accounts",

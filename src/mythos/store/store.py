@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .db import DatabaseUnavailable, Engines, describe_error, open_engines
+from .items import ItemRow, KitItem, char_owner, insert_kit, load_tree
 from .tables import UTCDateTime, accounts, characters, name_key
 
 log = structlog.get_logger(__name__)
@@ -59,6 +60,9 @@ class CharacterRow:
     posture: str
     stats: dict[str, Any] = field(hash=False)
     last_seen: datetime | None
+    #: What it carries and wears, and what is inside that (store/items.py): read with the
+    #: character by ``get_character``, made by ``create_*`` from the starting kit.
+    items: tuple[ItemRow, ...] = field(default=(), hash=False)
 
 
 @dataclass(frozen=True)
@@ -90,12 +94,12 @@ def _account(row: Any) -> AccountRow:
                       banned=bool(row.banned))
 
 
-def _character(row: Any) -> CharacterRow:
+def _character(row: Any, items: Sequence[ItemRow] = ()) -> CharacterRow:
     return CharacterRow(
         id=row.id, account_id=row.account_id, name=row.name, profession=row.profession,
         room_id=row.room_id, hp=row.hp, max_hp=row.max_hp, lucidity=row.lucidity, xp=row.xp,
         level=row.level, posture=row.posture, stats=dict(row.stats or {}),
-        last_seen=row.last_seen)
+        last_seen=row.last_seen, items=tuple(items))
 
 
 _ACCOUNT_COLS = (accounts.c.id, accounts.c.name, accounts.c.password_hash, accounts.c.role,
@@ -244,7 +248,7 @@ class Store:
     async def _insert_character(
         conn: AsyncConnection, account_id: int, name: str, profession: str, room_id: str,
         hp: int, max_hp: int, stats: dict[str, Any], *, lucidity: int, xp: int, level: int,
-        posture: str,
+        posture: str, kit: Sequence[KitItem] = (),
     ) -> CharacterRow:
         stats = dict(stats)
         try:
@@ -256,42 +260,49 @@ class Store:
             if _is_unique_violation(exc):
                 raise NameTaken(name, "character") from None
             raise
+        char_id = result.inserted_primary_key[0]
+        kit_rows = await insert_kit(conn, char_id, kit) if kit else []
         return CharacterRow(
-            id=result.inserted_primary_key[0], account_id=account_id, name=name,
+            id=char_id, account_id=account_id, name=name,
             profession=profession, room_id=room_id, hp=hp, max_hp=max_hp, lucidity=lucidity,
-            xp=xp, level=level, posture=posture, stats=stats, last_seen=None)
+            xp=xp, level=level, posture=posture, stats=stats, last_seen=None,
+            items=tuple(kit_rows))
 
     async def create_character(
         self, account_id: int, name: str, profession: str, room_id: str, hp: int, max_hp: int,
         stats: dict[str, Any], *, lucidity: int = 100, xp: int = 0, level: int = 1,
-        posture: str = "standing",
+        posture: str = "standing", kit: Sequence[KitItem] = (),
     ) -> CharacterRow:
-        """A new character of ``account_id``; ``NameTaken`` when the name exists."""
+        """A new character of ``account_id`` with its starting ``kit`` (prototype id,
+        quantity, worn slot or None); ``NameTaken`` when the name exists."""
         async with self._engines.writer.begin() as conn:
             return await self._insert_character(
                 conn, account_id, name, profession, room_id, hp, max_hp, stats,
-                lucidity=lucidity, xp=xp, level=level, posture=posture)
+                lucidity=lucidity, xp=xp, level=level, posture=posture, kit=kit)
 
     async def create_account_with_character(
         self, name: str, password_hash: str, role: str, profession: str, room_id: str, hp: int,
         max_hp: int, stats: dict[str, Any], *, lucidity: int = 100, xp: int = 0, level: int = 1,
-        posture: str = "standing",
+        posture: str = "standing", kit: Sequence[KitItem] = (),
     ) -> tuple[AccountRow, CharacterRow]:
-        """An account and its character of the same name, in one transaction: both or neither.
-        ``NameTaken`` when either name exists."""
+        """An account and its character of the same name, with the character's starting
+        ``kit``, in one transaction: all or nothing. ``NameTaken`` when either name exists."""
         async with self._engines.writer.begin() as conn:
             account = await self._insert_account(conn, name, password_hash, role)
             character = await self._insert_character(
                 conn, account.id, name, profession, room_id, hp, max_hp, stats,
-                lucidity=lucidity, xp=xp, level=level, posture=posture)
+                lucidity=lucidity, xp=xp, level=level, posture=posture, kit=kit)
         return account, character
 
     async def get_character(self, name: str) -> CharacterRow | None:
+        """The character ``name`` with everything it carries (``CharacterRow.items``)."""
         async with self._engines.reader.connect() as conn:
             row = (await conn.execute(
                 sa.select(*_CHARACTER_COLS).where(characters.c.name_key == name_key(name))
             )).first()
-        return _character(row) if row is not None else None
+            if row is None:
+                return None
+            return _character(row, await load_tree(conn, [char_owner(row.id)]))
 
     async def get_character_by_id(self, char_id: int) -> CharacterRow | None:
         async with self._engines.reader.connect() as conn:

@@ -4,7 +4,8 @@ Layout of a world directory (see ``docs/WORLD_FORMAT.md``)::
 
     world.yaml          start/respawn/limbo room ids and the message of the day
     help.yaml           help pages (a list); more may live in help/*.yaml
-    zones/*.yaml        one zone per file: its rooms and doors
+    items.yaml          item prototypes (a list); more may live in items/*.yaml
+    zones/*.yaml        one zone per file: its rooms (with their items and shops) and doors
 
 ``check_world`` reads every YAML file, validates each against its schema (pydantic, unknown keys
 refused), then checks the world as a whole (ids, exits, doors, coordinates) and returns every
@@ -32,6 +33,20 @@ from pydantic import (
     field_validator,
 )
 
+from mythos.world.items import (
+    ITEM_FLAGS,
+    ITEM_TYPES,
+    MONEY_PROTO,
+    WEAR_SLOTS,
+    ContainerProto,
+    ContainerState,
+    ContentSpec,
+    ItemProto,
+    Placement,
+    Shop,
+    StockSpec,
+    new_stock,
+)
 from mythos.world.model import (
     DIRECTIONS,
     ENVIRONMENTS,
@@ -57,7 +72,7 @@ __all__ = [
     "load_world",
 ]
 
-#: Every id in the world files (zones, rooms, doors, help topics, key prototypes).
+#: Every id in the world files (zones, rooms, doors, help topics, item prototypes, placements).
 ID_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
 
 #: Colour markup accepted in the motd and help pages: ``{r}`` ... ``{x}`` and ``{{``.
@@ -149,6 +164,55 @@ class ExitSpec(_Spec):
     description: str = ""
 
 
+class ContentSpecModel(_Spec):
+    proto: str
+    quantity: StrictInt = Field(default=1, ge=1)
+
+
+def _short_contents(value: Any) -> Any:
+    """``- candle`` is short for ``- {proto: candle}``."""
+    if isinstance(value, list):
+        return [{"proto": v} if isinstance(v, str) else v for v in value]
+    if value is None:
+        return []
+    return value
+
+
+class PlacementSpec(_Spec):
+    """An item a room starts with: a room container (with its contents) or a loose thing."""
+
+    id: str
+    proto: str
+    quantity: StrictInt = Field(default=1, ge=1)
+    state: Literal["open", "closed", "locked"] | None = None
+    refill: StrictBool = False
+    contents: list[ContentSpecModel] = Field(default_factory=list)
+
+    _contents = field_validator("contents", mode="before")(_short_contents)
+
+
+class StockSpecModel(_Spec):
+    proto: str
+    price: StrictInt | None = Field(default=None, ge=0)
+    quantity: StrictInt | None = Field(default=None, ge=1)
+    restock: float = Field(default=0.0, ge=0)
+
+
+class ShopSpecModel(_Spec):
+    keeper: str = Field(min_length=1)
+    buys: list[str] = Field(default_factory=list)
+    sell_ratio: float = Field(default=0.5, ge=0, le=1)
+    stock: list[StockSpecModel] = Field(default_factory=list)
+
+    @field_validator("stock", mode="before")
+    @classmethod
+    def _short_stock(cls, value: Any) -> Any:
+        """``- candle`` is short for ``- {proto: candle}``."""
+        if isinstance(value, list):
+            return [{"proto": v} if isinstance(v, str) else v for v in value]
+        return value
+
+
 class RoomSpec(_Spec):
     id: str
     name: str
@@ -159,6 +223,8 @@ class RoomSpec(_Spec):
     flags: list[str] = Field(default_factory=list)
     description: str
     exits: dict[str, ExitSpec] = Field(default_factory=dict)
+    items: list[PlacementSpec] = Field(default_factory=list)
+    shop: ShopSpecModel | None = None
 
     @field_validator("exits", mode="before")
     @classmethod
@@ -176,6 +242,32 @@ class DoorSpec(_Spec):
     name: str = "door"
     state: Literal["open", "closed", "locked"] = "closed"
     key: str | None = None
+
+
+class ContainerSpecModel(_Spec):
+    slots: StrictInt = Field(ge=1)
+    weight: float = Field(ge=0)
+    closable: StrictBool = True
+    state: Literal["open", "closed", "locked"] = "open"
+    key: str | None = None
+
+
+class ItemSpec(_Spec):
+    """One item prototype of ``items.yaml``."""
+
+    id: str
+    name: str = Field(min_length=1)
+    keywords: list[str] = Field(min_length=1)
+    long: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    type: str = "misc"
+    weight: float = Field(default=1.0, ge=0)
+    value: StrictInt = Field(default=0, ge=0)
+    flags: list[str] = Field(default_factory=list)
+    wear: list[str] = Field(default_factory=list)
+    stack: StrictBool = False
+    plural: str = ""
+    container: ContainerSpecModel | None = None
 
 
 class LucidityDrainSpec(_Spec):
@@ -282,6 +374,12 @@ class _DoorDef:
     file: str
 
 
+@dataclass
+class _ItemDef:
+    spec: ItemSpec
+    file: str
+
+
 def _item_id(item: Any, key: str, index: int, what: str) -> str:
     if isinstance(item, dict) and isinstance(item.get(key), str) and item[key]:
         return item[key]
@@ -314,6 +412,8 @@ def check_world(path: Path) -> tuple[World | None, list[Problem]]:
     rooms: dict[str, _RoomDef] = {}
     doors: dict[str, _DoorDef] = {}
     help_pages: dict[str, tuple[HelpSpec, str]] = {}
+    protos: dict[str, _ItemDef] = {}
+    seen_item: dict[str, str] = {}
     seen_zone: dict[str, str] = {}
     seen_room: dict[str, str] = {}
     seen_door: dict[str, str] = {}
@@ -327,11 +427,13 @@ def check_world(path: Path) -> tuple[World | None, list[Problem]]:
             world_rel = rel
         elif rel in ("help.yaml", "help.yml") or (len(parts) > 1 and parts[0] == "help"):
             kind = "help"
+        elif rel in ("items.yaml", "items.yml") or (len(parts) > 1 and parts[0] == "items"):
+            kind = "items"
         elif len(parts) > 1 and parts[0] == "zones":
             kind = "zone"
         else:
             chk.add(rel, "", "not a known world file: expected world.yaml, help.yaml, "
-                             "help/*.yaml or zones/*.yaml")
+                             "help/*.yaml, items.yaml, items/*.yaml or zones/*.yaml")
             continue
         ok, data = _read_yaml(chk, file, rel)
         if not ok:
@@ -369,6 +471,26 @@ def check_world(path: Path) -> tuple[World | None, list[Problem]]:
                 chk.markup(rel, page.topic, page.title, "title")
                 chk.markup(rel, page.topic, page.body, "body")
                 help_pages[page.topic] = (page, rel)
+
+        elif kind == "items":
+            if data is None:
+                continue
+            if not isinstance(data, list):
+                chk.add(rel, "", "an items file is a list of prototypes: "
+                                 "- {id, name, keywords, long, description, ...}")
+                continue
+            for i, item in enumerate(data):
+                iid = _item_id(item, "id", i, "items")
+                try:
+                    ispec = ItemSpec.model_validate(item)
+                except ValidationError as exc:
+                    chk.validation_problems(rel, iid, exc)
+                    continue
+                chk.check_id(rel, ispec.id, "item prototype")
+                if (first := _first_file(seen_item, ispec.id, rel)) is not None:
+                    chk.add(rel, ispec.id, f"duplicate item prototype id (first in {first})")
+                    continue
+                protos[ispec.id] = _ItemDef(ispec, rel)
 
         else:  # zone
             if not isinstance(data, dict):
@@ -424,10 +546,14 @@ def check_world(path: Path) -> tuple[World | None, list[Problem]]:
 
     _check_rooms(chk, rooms, doors)
     _check_doors(chk, rooms, doors)
+    _check_items(chk, protos)
+    _check_item_uses(chk, protos, rooms, doors)
 
     if chk.problems:
         return None, chk.problems
-    return _build(world_spec, zones, rooms, doors, help_pages), []
+    world = _build(world_spec, zones, rooms, doors, help_pages)
+    _build_items(world, protos, rooms)
+    return world, []
 
 
 def load_world(path: Path) -> World:
@@ -525,6 +651,112 @@ def _check_doors(chk: _Checker, rooms: dict[str, _RoomDef], doors: dict[str, _Do
                                   "exactly two exits, one each way")
 
 
+def _check_items(chk: _Checker, protos: dict[str, _ItemDef]) -> None:
+    types = ", ".join(sorted(ITEM_TYPES))
+    for iid, d in protos.items():
+        s, file = d.spec, d.file
+        if s.type not in ITEM_TYPES:
+            chk.add(file, iid, f"unknown item type {s.type!r} (one of: {types})")
+        for flag in s.flags:
+            if flag not in ITEM_FLAGS:
+                chk.add(file, iid, f"unknown item flag {flag!r} "
+                                   f"(one of: {', '.join(sorted(ITEM_FLAGS))})")
+        for slot in s.wear:
+            if slot not in WEAR_SLOTS:
+                chk.add(file, iid, f"unknown wear slot {slot!r} (one of: {', '.join(WEAR_SLOTS)})")
+        if len(set(s.wear)) != len(s.wear):
+            chk.add(file, iid, "a wear slot is named twice")
+        if not all(k.strip() for k in s.keywords):
+            chk.add(file, iid, "empty keyword")
+        if s.stack and s.container is not None:
+            chk.add(file, iid, "a stacking item cannot be a container")
+        if s.stack and s.wear:
+            chk.add(file, iid, "a stacking item cannot be worn")
+        if s.stack and not s.plural:
+            chk.add(file, iid, "a stacking item needs a plural (e.g. plural: coins)")
+        if s.type == "container" and s.container is None:
+            chk.add(file, iid, "type container needs a container: {slots, weight} block")
+        c = s.container
+        if c is not None:
+            if c.key is not None and c.key not in protos:
+                chk.add(file, iid, f"container key: no item prototype {c.key!r}")
+            if c.state == "locked" and c.key is None:
+                chk.add(file, iid, "a locked container needs a key")
+            if c.state != "open" and not c.closable:
+                chk.add(file, iid, "a container that cannot close must start open")
+
+
+def _check_item_uses(chk: _Checker, protos: dict[str, _ItemDef], rooms: dict[str, _RoomDef],
+                     doors: dict[str, _DoorDef]) -> None:
+    """Doors' keys, room items and shops name prototypes that exist, and fit."""
+    for did, dd in doors.items():
+        if dd.spec.key is not None and dd.spec.key not in protos:
+            chk.add(dd.file, did, f"key: no item prototype {dd.spec.key!r} (define it in "
+                                  "items.yaml)")
+    seen: dict[str, str] = {}
+    for rid, rd in rooms.items():
+        file = rd.file
+        for p in rd.spec.items:
+            label = f"item {p.id}"
+            chk.check_id(file, rid, "placement", p.id)
+            if (first := _first_file(seen, p.id, file)) is not None:
+                chk.add(file, rid, f"{label}: duplicate item placement id (first in {first})")
+            d = protos.get(p.proto)
+            if d is None:
+                chk.add(file, rid, f"{label}: no item prototype {p.proto!r}")
+                continue
+            spec = d.spec
+            if p.quantity > 1 and not spec.stack:
+                chk.add(file, rid, f"{label}: quantity {p.quantity} of {p.proto}, which "
+                                   "does not stack (place it more than once instead)")
+            c = spec.container
+            if c is None:
+                if p.contents or p.state is not None:
+                    chk.add(file, rid, f"{label}: {p.proto} is not a container "
+                                       "(no contents or state)")
+                continue
+            if p.state == "locked" and c.key is None:
+                chk.add(file, rid, f"{label}: locked, but {p.proto} has no key")
+            if p.state not in (None, "open") and not c.closable:
+                chk.add(file, rid, f"{label}: {p.proto} cannot be closed")
+            weight = 0.0
+            for cs in p.contents:
+                inner = protos.get(cs.proto)
+                if inner is None:
+                    chk.add(file, rid, f"{label}: contents: no item prototype {cs.proto!r}")
+                    continue
+                if cs.quantity > 1 and not inner.spec.stack:
+                    chk.add(file, rid, f"{label}: contents: quantity {cs.quantity} of "
+                                       f"{cs.proto}, which does not stack")
+                if inner.spec.container is not None:
+                    chk.add(file, rid, f"{label}: contents: {cs.proto} is a container; "
+                                       "room containers hold plain things")
+                weight += inner.spec.weight * cs.quantity
+            if len(p.contents) > c.slots:
+                chk.add(file, rid, f"{label}: {len(p.contents)} things, but {p.proto} holds "
+                                   f"{c.slots}")
+            if weight > c.weight:
+                chk.add(file, rid, f"{label}: contents weigh {weight:g} lb, but {p.proto} "
+                                   f"holds {c.weight:g} lb")
+        shop = rd.spec.shop
+        if shop is not None:
+            if MONEY_PROTO not in protos:
+                chk.add(file, rid, f"shop: there is no money (define the item prototype "
+                                   f"{MONEY_PROTO!r})")
+            for t in shop.buys:
+                if t not in ITEM_TYPES:
+                    chk.add(file, rid, f"shop buys: unknown item type {t!r}")
+            if not shop.stock:
+                chk.add(file, rid, "shop: stock is empty")
+            stocked: set[str] = set()
+            for st in shop.stock:
+                if st.proto not in protos:
+                    chk.add(file, rid, f"shop stock: no item prototype {st.proto!r}")
+                elif st.proto in stocked:
+                    chk.add(file, rid, f"shop stock: {st.proto} is listed twice")
+                stocked.add(st.proto)
+
+
 # --------------------------------------------------------------------------------------------
 # Building
 
@@ -572,3 +804,31 @@ def _build(world_spec: WorldSpec, zones: dict[str, tuple[ZoneSpec, str]],
             topic=topic, title=hs.title, body=hs.body.rstrip(),
             keywords=tuple(k.strip().lower() for k in hs.keywords if k.strip()))
     return world
+
+
+def _build_items(world: World, protos: dict[str, _ItemDef], rooms: dict[str, _RoomDef]) -> None:
+    for iid, d in protos.items():
+        s = d.spec
+        c = s.container
+        world.protos[iid] = ItemProto(
+            id=iid, name=s.name.strip(), keywords=tuple(k.strip().lower() for k in s.keywords),
+            long=_text(s.long), description=_text(s.description), type=s.type,
+            weight=float(s.weight), value=s.value, flags=frozenset(s.flags), wear=tuple(s.wear),
+            stack=s.stack, plural=s.plural.strip(),
+            container=None if c is None else ContainerProto(
+                slots=c.slots, weight=float(c.weight), closable=c.closable,
+                state=ContainerState(c.state), key=c.key))
+    for rid, rd in rooms.items():
+        for p in rd.spec.items:
+            world.placements.append(Placement(
+                id=p.id, room=rid, proto=p.proto, quantity=p.quantity,
+                state=ContainerState(p.state) if p.state is not None else None,
+                refill=p.refill,
+                contents=tuple(ContentSpec(cs.proto, cs.quantity) for cs in p.contents)))
+        shop = rd.spec.shop
+        if shop is not None:
+            world.shops[rid] = Shop(
+                room=rid, keeper=shop.keeper.strip(), buys=frozenset(shop.buys),
+                sell_ratio=shop.sell_ratio,
+                stock=[new_stock(StockSpec(st.proto, st.price, st.quantity, st.restock),
+                                 world.protos[st.proto]) for st in shop.stock])

@@ -115,6 +115,8 @@ class Room:
     flags: frozenset[str] = frozenset()
     #: Characters here now (online only). Order of arrival.
     characters: list[Character] = field(default_factory=list)
+    #: Items on the floor (``world/items.py``); changed only after the database agrees.
+    items: list[Any] = field(default_factory=list)
 
     def visible_exits(self) -> list[Exit]:
         return [self.exits[d] for d in DIRECTIONS if d in self.exits and not self.exits[d].hidden]
@@ -139,6 +141,15 @@ class Character:
     role: str = "player"
     #: The engine's handle (its Session) while the character is online; None otherwise.
     link: Any = None
+    #: A standing description shown with the name in the room ("leans on the rail");
+    #: transient, cleared when the character moves.
+    pose: str = ""
+    #: The player's aliases, name -> command (``rules/aliases.py``): loaded at login, each
+    #: change saved at once (``engine/social.py``).
+    aliases: dict[str, str] = field(default_factory=dict)
+    #: What it carries and wears (``world/items.py``). Never part of ``progress()``: items
+    #: move only in economy transactions.
+    items: list[Any] = field(default_factory=list)
 
     def progress(self) -> tuple[Any, ...]:
         """The fields the write-behind flusher saves, as one comparable snapshot."""
@@ -160,6 +171,11 @@ class World:
     rooms: dict[str, Room] = field(default_factory=dict)
     doors: dict[str, Door] = field(default_factory=dict)
     help_pages: dict[str, HelpPage] = field(default_factory=dict)
+    #: Item prototypes (``items.yaml``), the items the zone files place in rooms, and the
+    #: shops by room id (``world/items.py``).
+    protos: dict[str, Any] = field(default_factory=dict)
+    placements: list[Any] = field(default_factory=list)
+    shops: dict[str, Any] = field(default_factory=dict)
     motd: str = ""
     start_room: str = "arkham.square"
     respawn_room: str = "sanitarium.foyer"

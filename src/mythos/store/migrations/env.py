@@ -81,7 +81,9 @@ def run_migrations_online() -> None:
     context.script.get_heads()
     url = _url()
     engines = open_engines(url)  # touches the file system (SQLite path): not on a loop either
-    asyncio.run(run_async_migrations(url, engines))
+    # Its own loop, in a worker thread or before the server's: never in asyncio debug mode,
+    # whose slow-callback warning the whole DDL run (one callback) would set off.
+    asyncio.run(run_async_migrations(url, engines), debug=False)
 
 
 if context.is_offline_mode():
