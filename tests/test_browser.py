@@ -4,6 +4,7 @@ server. Screenshots of the game screen are saved under test-artifacts/ for a per
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -224,5 +225,122 @@ async def test_play_in_the_browser(server, browser):
     assert errors == []
     await tel.close()
     await taker.close()
+    await desk.close()
+    await phone.close()
+
+
+async def test_items_and_channel_tabs_in_the_browser(server, browser):
+    """The inventory panels follow Char.Items (get and drop change them); the channel tabs
+    split Comm.Channel.Text by channel, with unread counts; both work on a phone too."""
+    base = f"http://127.0.0.1:{server.web_port}/"
+    errors: list[str] = []
+    desk = await browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await desk.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await create_character(page, base, "Ashley")
+    # The page asked for Char.Items by name, as well as Char, Room and Comm.Channel.
+    await wait_until(lambda: "char.items" in (server.game.online["ashley"].link.supports
+                                              or set()))
+    assert server.game.online["ashley"].link.supports >= {"char", "room", "comm.channel"}
+
+    # The journalist's kit: carried, and worn with where.
+    carried, worn, ground = page.locator("#carried"), page.locator("#worn"), page.locator("#ground")
+    await expect(carried.get_by_role("button", name="a stub of pencil")).to_be_visible()
+    await expect(carried).to_contain_text("20 coins")
+    await expect(worn.locator("li", has_text="a grey fedora")).to_contain_text("on your head")
+    await expect(worn.locator("li", has_text="a leather satchel")).to_contain_text("at your belt")
+    await expect(page.locator("#ground-empty")).to_be_visible()
+
+    # Dropping moves the pencil from the hands to the ground; part of a stack splits it.
+    command = page.get_by_label("Command")
+    await command.fill("drop pencil")
+    await command.press("Enter")
+    await expect(ground.get_by_role("button", name="a stub of pencil")).to_be_visible()
+    await expect(carried.get_by_role("button", name="a stub of pencil")).to_have_count(0)
+    await expect(page.locator("#ground-empty")).to_be_hidden()
+    await command.fill("drop 5 coins")
+    await command.press("Enter")
+    await expect(ground.get_by_role("button", name="5 coins")).to_be_visible()
+    await expect(carried.get_by_role("button", name="15 coins")).to_be_visible()
+
+    # Clicking a thing on the ground puts "get ..." on the command line; Enter picks it up.
+    await ground.get_by_role("button", name="a stub of pencil").click()
+    await expect(command).to_have_value("get pencil")
+    await expect(command).to_be_focused()
+    await command.press("Enter")
+    await expect(carried.get_by_role("button", name="a stub of pencil")).to_be_visible()
+    await expect(ground.get_by_role("button", name="a stub of pencil")).to_have_count(0)
+    char = server.game.online["ashley"]
+    assert any(i.proto.id == "pencil" for i in char.items)
+    # A thing carried gives "examine ...".
+    await carried.get_by_role("button", name="a leather-bound journal").click()
+    await expect(command).to_have_value("examine journal")
+    await command.fill("")
+
+    # Channel tabs: All (selected) and one per channel heard.
+    tabs = page.get_by_role("tablist", name="Show channel")
+    all_tab = tabs.get_by_role("tab", name="All")
+    global_tab = tabs.get_by_role("tab", name=re.compile(r"^Global"))
+    await expect(all_tab).to_have_attribute("aria-selected", "true")
+    await expect(global_tab).to_be_visible()
+    await expect(tabs.get_by_role("tab", name=re.compile(r"^Whisper"))).to_be_visible()
+
+    # A second player, on a phone, talks on the global channel: Ashley's Global tab counts it.
+    phone = await browser.new_context(viewport={"width": 390, "height": 760}, is_mobile=True,
+                                      has_touch=True)
+    page2 = await phone.new_page()
+    page2.on("pageerror", lambda exc: errors.append(str(exc)))
+    await create_character(page2, base, "Bartholomew")
+    await page2.get_by_label("Command").fill("global The stars are wrong tonight.")
+    await page2.get_by_label("Command").press("Enter")
+    line = "[Global] Bartholomew: The stars are wrong tonight."
+    await expect(page.locator("#output")).to_contain_text(line)
+    await expect(global_tab.locator(".badge")).to_have_text("1 unread")
+    await save_screenshot(page, "channels-unread.png")
+    await command.fill("say Hello?")
+    await command.press("Enter")
+    await expect(page.locator("#output")).to_contain_text("You say, 'Hello?'")
+    # One's own lines are not unread.
+    await expect(tabs.get_by_role("tab", name=re.compile(r"^Say"))).to_have_accessible_name("Say")
+
+    await global_tab.click()
+    await expect(global_tab).to_have_attribute("aria-selected", "true")
+    await expect(all_tab).to_have_attribute("aria-selected", "false")
+    channel = page.locator("#channel-output")
+    await expect(channel).to_have_text(line)
+    await expect(page.locator("#output")).to_be_hidden()
+    await expect(global_tab.locator(".badge")).to_be_hidden()
+    # While it is shown, new lines on it appear there and are not counted.
+    await page2.get_by_label("Command").fill("global Does anyone hear me?")
+    await page2.get_by_label("Command").press("Enter")
+    await expect(channel.locator(".chunk")).to_have_count(2)
+    await expect(channel).to_contain_text("[Global] Bartholomew: Does anyone hear me?")
+    await expect(global_tab.locator(".badge")).to_be_hidden()
+    await save_screenshot(page, "channels.png")
+    # The Say tab holds only the say.
+    await tabs.get_by_role("tab", name=re.compile(r"^Say")).click()
+    await expect(channel).to_have_text("You say, 'Hello?'")
+    await all_tab.click()
+    await expect(page.locator("#output")).to_be_visible()
+    await expect(channel).to_be_hidden()
+    await save_screenshot(page, "items.png")
+
+    # The phone: tabs over the text, the things behind Items, nothing wider than the screen.
+    await expect(page2.get_by_role("tab", name="All")).to_be_visible()
+    await expect(page2.locator("#side-items")).to_be_hidden()
+    await page2.get_by_role("button", name="Items").click()
+    await expect(page2.locator("#carried").get_by_role("button", name="a stub of pencil")) \
+        .to_be_visible()
+    assert await page2.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    await save_screenshot(page2, "items-phone.png")
+    await page2.locator("#worn").get_by_role("button", name="a grey fedora").click()
+    await expect(page2.locator("#side-items")).to_be_hidden()
+    await expect(page2.get_by_label("Command")).to_have_value("examine fedora")
+    await page2.get_by_role("tab", name=re.compile(r"^Global")).click()
+    await expect(page2.locator("#channel-output")).to_contain_text(
+        "[Global] You: Does anyone hear me?")
+    await save_screenshot(page2, "channels-phone.png")
+
+    assert errors == []
     await desk.close()
     await phone.close()

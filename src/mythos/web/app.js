@@ -4,6 +4,8 @@
 import * as api from "./api.js";
 import { MiniMap, DIRECTION_NAMES } from "./map.js";
 import { Output } from "./output.js";
+import { Items } from "./items.js";
+import { Channels } from "./channels.js";
 import { stripAnsi } from "./ansi.js";
 
 const $ = (id) => document.getElementById(id);
@@ -21,10 +23,26 @@ const ui = {
   roomName: $("room-name"), roomArea: $("room-area"), map: $("map"), exits: $("exits"),
   players: $("players"), nobody: $("nobody"), ended: $("ended"), endedText: $("ended-text"),
   endedButton: $("ended-button"), measure: $("measure"),
+  itemsToggle: $("items-toggle"), tabs: $("channel-tabs"), tabAll: $("tab-all"),
+  channelOutput: $("channel-output"),
 };
 
 const output = new Output(ui.output, ui.more);
 const miniMap = new MiniMap(ui.map, ui.roomArea, (dir) => sendCommand(dir, true));
+const items = new Items({
+  carried: $("carried"), worn: $("worn"), ground: $("ground"),
+  carriedEmpty: $("carried-empty"), wornEmpty: $("worn-empty"), groundEmpty: $("ground-empty"),
+}, (command) => {
+  // A thing was chosen: its command goes on the command line, to be sent with Enter.
+  ui.command.value = command;
+  closeOverlays();
+  ui.command.focus({ preventScroll: true });
+  ui.command.setSelectionRange(command.length, command.length);
+});
+const channels = new Channels(ui.tabs, ui.tabAll, ui.channelOutput, ui.output, (active) => {
+  if (active) ui.more.hidden = true;
+  else output.toBottom();
+});
 
 const state = {
   name: "",
@@ -119,6 +137,8 @@ function enterGame(name, token) {
   state.leaving = false;
   state.players.clear();
   renderPlayers();
+  items.clear();
+  channels.reset(name);
   showGame(name);
   connect(token);
 }
@@ -168,7 +188,13 @@ function onFrame(frame) {
       state.attempts = 0;
       setStatus("Connected", "ok");
       send({ type: "gmcp", package: "Core.Hello", data: { client: "Mythos web", version: "1" } });
-      send({ type: "gmcp", package: "Core.Supports.Set", data: ["Char 1", "Room 1", "Comm.Channel 1"] });
+      send({ type: "gmcp", package: "Core.Supports.Set",
+        data: ["Char 1", "Char.Items 1", "Room 1", "Comm.Channel 1"] });
+      // What is carried and on the floor, and the channels: asked for again, as a reconnect
+      // may have missed changes.
+      send({ type: "gmcp", package: "Char.Items.Inv", data: "" });
+      send({ type: "gmcp", package: "Char.Items.Room", data: "" });
+      send({ type: "gmcp", package: "Comm.Channel.List", data: "" });
       break;
     case "text":
       if (typeof frame.text === "string") {
@@ -258,6 +284,12 @@ function onGmcp(pkg, data) {
       return renderPlayers();
     case "room.addplayer": addPlayer(data, false); return renderPlayers();
     case "room.removeplayer": state.players.delete(String(data)); return renderPlayers();
+    case "char.items.list": return items.handle("list", data);
+    case "char.items.add": return items.handle("add", data);
+    case "char.items.remove": return items.handle("remove", data);
+    case "char.items.update": return items.handle("update", data);
+    case "comm.channel.list": return channels.list(data);
+    case "comm.channel.text": return channels.text(data);
     default: return undefined;
   }
 }
@@ -407,10 +439,22 @@ ui.leave.addEventListener("click", async () => {
 
 ui.endedButton.addEventListener("click", () => showLogin(""));
 
-ui.mapToggle.addEventListener("click", () => {
-  const open = ui.side.classList.toggle("open");
-  ui.mapToggle.setAttribute("aria-expanded", String(open));
-});
+// On a phone the map and company, and the things, are overlays behind the Map and Items buttons.
+function toggleOverlay(which) {
+  const open = !ui.side.classList.contains(which);
+  closeOverlays();
+  ui.side.classList.toggle(which, open);
+  (which === "open" ? ui.mapToggle : ui.itemsToggle).setAttribute("aria-expanded", String(open));
+}
+
+function closeOverlays() {
+  ui.side.classList.remove("open", "items-open");
+  ui.mapToggle.setAttribute("aria-expanded", "false");
+  ui.itemsToggle.setAttribute("aria-expanded", "false");
+}
+
+ui.mapToggle.addEventListener("click", () => toggleOverlay("open"));
+ui.itemsToggle.addEventListener("click", () => toggleOverlay("items-open"));
 
 ui.form.addEventListener("submit", (ev) => { ev.preventDefault(); submit("login"); });
 ui.createButton.addEventListener("click", () => submit("create"));
