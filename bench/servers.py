@@ -89,7 +89,10 @@ class MythosServer(Target):
                 "--telnet-port", "0", "--web-port", "0",
                 "--database-url", f"sqlite+aiosqlite:///{db}", "--world",
                 str(REPO / "data" / "world"),
-                cwd=self.workdir, env=child_env(), stdin=asyncio.subprocess.DEVNULL,
+                # every bot comes from this machine: lift the per-address cap
+                env=child_env(MYTHOS_MAX_CONNECTIONS_PER_ADDRESS="1000000",
+                              MYTHOS_MAX_CONNECTIONS="1000000"),
+                cwd=self.workdir, stdin=asyncio.subprocess.DEVNULL,
                 stdout=logf, stderr=logf)
         finally:
             await asyncio.to_thread(logf.close)

@@ -4,6 +4,7 @@ and a guard that fails any test whose event loop runs a blocking call."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import uuid
@@ -62,6 +63,10 @@ class _SlowCallbacks(logging.Handler):
 def no_slow_callbacks() -> Iterator[None]:
     """Under asyncio debug mode (``make test`` sets PYTHONASYNCIODEBUG=1), a callback that runs
     longer than 100 ms on the loop fails the test."""
+    # Collect what earlier tests left and freeze the survivors, so a full collection of a
+    # long session's leftovers is not charged to this test's callbacks.
+    gc.collect()
+    gc.freeze()
     handler = _SlowCallbacks()
     logger = logging.getLogger("asyncio")
     logger.addHandler(handler)

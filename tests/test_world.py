@@ -659,3 +659,37 @@ def test_items_may_live_in_a_folder(tmp_path: Path) -> None:
         p["id"] for p in ITEMS}
     write(tmp_path, "items/bad.yaml", {"id": "not a list"})
     assert has(problems_for(tmp_path), "items/bad.yaml", "", "a list of prototypes")
+
+
+# ------------------------------------------------------------------------------------------------
+# NPCs (npcs.yaml)
+
+def test_world_npcs_cover_the_kinds(world: World) -> None:
+    protos = world.npc_protos
+    assert len(protos) >= 12
+    assert {p.kind for p in protos.values()} == {
+        "shopkeeper", "quest_giver", "passive_mob", "aggressive_mob"}
+    for p in protos.values():
+        assert p.home in world.rooms
+        if p.kind == "aggressive_mob":
+            assert p.horror in ("disturbing", "horrific", "cosmic")
+        for loot in p.loot:
+            assert loot.proto in world.protos
+    assert world.shops["arkham.general_store"].keeper_npc is protos["ezra_alden"]
+
+
+def test_world_check_reports_bad_npcs(tmp_path) -> None:
+    import shutil
+
+    shutil.copytree(WORLD_DIR, tmp_path / "w")
+    (tmp_path / "w" / "npcs.yaml").write_text(
+        "- {id: ghost, name: a ghost, keywords: [ghost], long: A ghost., description: Boo.,\n"
+        "   kind: phantom, home: arkham.square}\n"
+        "- {id: gone, name: a gone thing, keywords: [gone], long: Gone., description: Gone.,\n"
+        "   kind: passive_mob, home: nowhere.at_all, loot: [no_such_item]}\n")
+    world, problems = check_world(tmp_path / "w")
+    assert world is None
+    text = "\n".join(map(str, problems))
+    assert "npcs.yaml: ghost: kind" in text
+    assert "npcs.yaml: gone: home room 'nowhere.at_all' is not a room" in text
+    assert "npcs.yaml: gone: loot names an unknown item prototype 'no_such_item'" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 
 import structlog
@@ -46,6 +47,10 @@ class App:
         self.game = Game(s, world, self.store, load_table(), self.metrics, self.writebehind,
                          self.pulse)
         await self.game.economy.start()  # room items: seeded once from the files, then loaded
+        await self.game.npcs.start(spawn=s.npcs)  # every NPC, and the corpses' decay timers
+        # The world just loaded lives as long as the server: keep it out of the collector's
+        # full passes, which would otherwise walk all of it and stall the loop.
+        gc.freeze()
         self.pulse.start()
         self.lag.start()
         self.writebehind.start()
@@ -91,6 +96,7 @@ class App:
         if self.web is not None:
             await self.web.close()
         await self.pulse.stop()
+        await self.game.npcs.stop()
         await self.lag.stop()
         await self.writebehind.stop(timeout=self.settings.shutdown_grace)
         await self.store.close()

@@ -51,12 +51,38 @@ class Settings(BaseSettings):
     #: shorten it; the end of a mute is kept as a wall-clock time).
     minute_seconds: float = 60.0
     channel_rate_limits: bool = True  # RULES.md's lines-per-minute limits on the channels
+    #: How much faster than real time NPC, combat, health and corpse clocks run (rounds,
+    #: wandering, respawn, bleeding, corpse looting and decay; rules/combat.py). Tests raise it.
+    time_scale: float = Field(default=1.0, gt=0)
+    #: Spawn the world's NPCs at start-up (tests of other things may turn it off).
+    npcs: bool = True
+    #: Mythos time (rules/mythostime.py): Mythos hours per real hour, and optionally the
+    #: Mythos date and time at start-up ("1930-03-14T05:59"; default: the reference epoch).
+    mythos_time_rate: float = 9.6
+    mythos_time_start: str | None = None
+    lucidity_seconds: float = 6.0  # real seconds between passive flux ticks (tests shorten it)
+    #: When set, the chance of every lucidity tier effect (tests make them certain with 1.0).
+    lucidity_effect_chance: float | None = None
     web_ticket_seconds: float = 30.0  # life of the one-use token the browser's login hands /ws
 
     # Operations
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
     shutdown_grace: float = 10.0
+
+    # Limits and security (docs/RELIABILITY.md)
+    max_connections: int = 2000  # sessions in total (telnet and WebSocket)
+    max_connections_per_address: int = 50  # sessions from one IP address
+    login_idle_timeout: float = 120.0  # seconds on the login screen without input
+    idle_timeout: float = 3600.0  # seconds in the game without input (0: never)
+    #: Seconds an HTTP connection may go without a complete request (from connect, and
+    #: between keep-alive requests): a slow-loris client trickling its headers is cut off.
+    http_idle_timeout: float = 15.0
+    metrics_token: str = ""  # if set, /metrics wants "Authorization: Bearer <token>"
+    metrics_loopback_only: bool = False  # /metrics answers only clients on this machine
+    argon2_time_cost: int = 3  # argon2id parameters for new password hashes
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 4
 
     @classmethod
     def settings_customise_sources(

@@ -20,6 +20,10 @@ class _Handoff(logging.handlers.QueueHandler):
     event dict that ``QueueHandler.prepare`` would flatten to a string."""
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        # ``log.exception`` leaves exc_info=True, which the writer thread would resolve to its
+        # own (empty) sys.exc_info(): capture the exception here; it is formatted there.
+        if isinstance(record.msg, dict) and record.msg.get("exc_info") is True:
+            record.msg["exc_info"] = sys.exc_info()
         return record
 
 

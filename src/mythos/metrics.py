@@ -47,6 +47,10 @@ class Metrics:
         self.disconnects_slow = Counter(
             "mythos_slow_client_disconnects",
             "Clients disconnected because their output buffer passed the bound", registry=r)
+        self.refused = Counter(
+            "mythos_connections_refused",
+            "Sessions refused or hung up by a limit: total, address (connection caps), "
+            "idle_login, idle (idle timeouts)", ["reason"], registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -84,6 +84,8 @@ def status(ctx: Ctx, args: str) -> None:
         f"  Lucidity  {c.lucidity} ({tier(c.lucidity)})",
         f"  Posture   {c.posture}",
         f"  Location  {ctx.room.name}, {ctx.room.zone.name}",
+        *([f"  Liabilities  {', '.join(sorted(c.mind.liabilities))}"]
+          if c.mind.liabilities else []),
     ]))
 
 
@@ -111,11 +113,14 @@ def help_(ctx: Ctx, args: str) -> None:
         (p for p in world.help_pages.values() if topic in p.keywords), None)
     cmd = table.find(topic, ctx.char.role)
     # A command named exactly wins over a page that merely lists the word as a keyword
-    # ('help north', 'help say'); a page's own topic wins over a command prefix.
+    # ('help north', 'help say'); a page's own topic wins over a command prefix; a command
+    # and a page of the same name ('help map') are shown together.
     exact = cmd is not None and topic in (cmd.name, *cmd.aliases)
-    if cmd is not None and (page is None or (exact and page.topic != topic)):
+    if cmd is not None and (page is None or exact):
         words = ", ".join((cmd.name, *cmd.aliases))
         see = f"\n{{c}}See also:{{x}} help {page.topic}" if page is not None else ""
+        if page is not None and page.topic == topic:  # a command and a page of one name: both
+            see = f"\n{{Y}}{page.title}{{x}}\n{page.body.rstrip()}"
         ctx.send(f"{{Y}}{cmd.usage}{{x}}\n{wrap(cmd.help, ctx.session.width)}\n"
                  f"{{c}}Also typed as:{{x}} {words}{see}")
         return

@@ -167,7 +167,8 @@ async def _get_from(ctx: Ctx, what: str, where: str) -> None:
     if container is None:
         ctx.send("You see no container like that here.")
         return
-    refusal = rules.closed_refusal(container)
+    refusal = (rules.closed_refusal(container)
+               or ctx.game.npcs.loot_refusal(ctx.char, container))  # corpses: owner first
     if refusal is not None:
         ctx.send(refusal)
         return

@@ -12,6 +12,9 @@ from mythos.world.model import DIRECTIONS, OPPOSITE, Exit, Posture
 
 
 def walk(ctx: Ctx, direction: str) -> None:
+    if ctx.game.npcs.in_fight(ctx.char) and movement.normalize_direction(direction):
+        ctx.send("You are fighting for your life! Type 'flee' to run.")
+        return
     move = movement.try_move(ctx.game.world, ctx.char, direction)
     if not move.ok:
         ctx.send(move.message)
@@ -31,6 +34,7 @@ def walk(ctx: Ctx, direction: str) -> None:
     game.changed(char)
     game.show_room(ctx.session)
     game.send_state(ctx.session)
+    game.npcs.player_arrived(char, move.target)
 
 
 def _direction_command(direction: str, short: str) -> None:

@@ -32,6 +32,9 @@ def find_shop(ctx: Ctx) -> Shop | None:
     if rules.MONEY not in ctx.game.world.protos:
         ctx.send(f"{shop.keeper} isn't trading today.")
         return None
+    if shop.keeper_npc is not None and not ctx.game.npcs.present(shop.keeper_npc, shop.room):
+        ctx.send(f"{shop.keeper} is not here; nobody minds the counter.")
+        return None
     return shop
 
 

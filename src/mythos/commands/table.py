@@ -9,6 +9,7 @@ are checked here, once, before any handler runs.
 from __future__ import annotations
 
 import difflib
+import importlib
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -100,14 +101,16 @@ class CommandTable:
     def visible(self, role: str) -> list[Command]:
         return [c for c in self.commands if c.allowed(role) and not c.hidden]
 
-    async def dispatch(self, session: Session, line: str) -> None:
-        """Parse one line and run its command, after the checks every command shares."""
+    async def dispatch(self, session: Session, line: str, *, misfired: bool = False) -> None:
+        """Parse one line and run its command, after the checks every command shares.
+
+        ``misfired``: the line is what a deranged mind did instead of what was typed."""
         char = session.char
         assert char is not None
         line = line.strip()
         if not line:
             return
-        if char.aliases:  # the player's aliases, expanded here and only here
+        if char.aliases and not misfired:  # the player's aliases, expanded here and only here
             expansion = expand_aliases(char.aliases, line,
                                        max_length=session.game.settings.max_line)
             if expansion.error:
@@ -121,6 +124,17 @@ class CommandTable:
         if cmd is None:
             near = self.nearest(verb, char.role)
             session.write(f"Huh? (Did you mean '{near}'?)" if near else "Huh?")
+            return
+        if not session.game.npcs.may_act(char, cmd.name):  # mortally wounded: unconscious
+            session.write("You are mortally wounded, slipping in and out of the dark; you "
+                          "can do nothing but bleed.")
+            return
+        lucidity = session.game.lucidity  # the catatonic lock, a deranged mind's misfires
+        if not lucidity.may_act(session, char, cmd.name):
+            return
+        if not misfired and (instead := lucidity.misfire(char, cmd.name)) is not None:
+            session.write("{m}Your body does something else entirely.{x}")
+            await self.dispatch(session, instead, misfired=True)
             return
         if cmd.min_posture is not None and (
                 _POSTURE_RANK[char.posture] < _POSTURE_RANK[cmd.min_posture]):
@@ -174,5 +188,9 @@ def load_table() -> CommandTable:
     # Registered after the families above, so the abbreviations they had stay theirs.
     from mythos.commands import items as _items  # noqa: F401
     from mythos.commands import shops as _shops  # noqa: F401
+
+    importlib.import_module("mythos.commands.account")  # password: last, so 'p' stays pose
+    from mythos.commands import combat as _combat  # noqa: F401
+    from mythos.commands import lucidity as _lucidity  # noqa: F401  (time, map, rites ...)
 
     return TABLE

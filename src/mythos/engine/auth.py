@@ -41,7 +41,8 @@ class Hasher:
             password_hash = self._decoy
         try:
             return self._ph.verify(password_hash, password) and real
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
+        except (VerifyMismatchError, VerificationError, InvalidHashError,
+                UnicodeEncodeError):  # a lone surrogate (JSON "\udfff") is no password
             return False
 
 
@@ -50,7 +51,7 @@ def password_problem(password: str) -> str | None:
         return f"A password needs at least {MIN_PASSWORD} characters."
     if len(password) > MAX_PASSWORD:
         return f"A password may have at most {MAX_PASSWORD} characters."
-    if any(ord(ch) < 32 for ch in password):
+    if any(ord(ch) < 32 or 0xD800 <= ord(ch) <= 0xDFFF for ch in password):
         return "A password may not contain control characters."
     return None
 

@@ -13,22 +13,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from argon2 import PasswordHasher
 
 from mythos import __version__
 from mythos.commands.table import CommandTable
 from mythos.config import Settings
-from mythos.engine import gmcp
+from mythos.engine import gmcp, guard
 from mythos.engine.auth import Hasher, LoginThrottle
 from mythos.engine.connection import Connection
 from mythos.engine.economy import Economy
 from mythos.engine.login import LoginDialogue
+from mythos.engine.lucidity import Lucidity
+from mythos.engine.npcs import Npcs
 from mythos.engine.pulse import Pulse
 from mythos.engine.session import Session
 from mythos.engine.social import Social
 from mythos.engine.views import room_text
 from mythos.metrics import Metrics
 from mythos.rules import movement
-from mythos.store import CharacterRow, Store, WriteBehind
+from mythos.store import CharacterRow, MindRows, Store, WriteBehind
 from mythos.world.model import Character, Posture, Room, World
 
 log = structlog.get_logger(__name__)
@@ -47,7 +50,9 @@ class Game:
         self.metrics = metrics
         self.writebehind = writebehind
         self.pulse = pulse
-        self.hasher = Hasher(settings.hash_threads)
+        self.hasher = Hasher(settings.hash_threads, PasswordHasher(
+            time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism))
         self.throttle = LoginThrottle(settings.login_failure_delay)
         self.started_at = time.time()
         self.sessions: set[Session] = set()
@@ -61,10 +66,15 @@ class Game:
         self.start_room = settings.start_room or world.start_room
         pulse.add("output", self.flush_output)
         pulse.add("housekeeping", self.housekeeping, seconds=10)
+        pulse.add("idle", lambda: guard.reap_idle(self), seconds=1)
         #: Channels, mutes, aliases kept, staff silences and shutdowns (engine/social.py).
         self.social = Social(self)
         #: Items: every move between owners, and the items in memory (engine/economy.py).
         self.economy = Economy(self)
+        #: NPCs, combat, health, death, Limbo and corpses (engine/npcs.py).
+        self.npcs = Npcs(self)
+        #: Lucidity, exploration and the Mythos clock (engine/lucidity.py).
+        self.lucidity = Lucidity(self)
 
     # -- connections --------------------------------------------------------------------------
     def connect(self, conn: Connection, *, greet: bool = True, **terminal: Any) -> Session:
@@ -80,6 +90,10 @@ class Game:
         self.metrics.sessions.labels("all").set(len(self.sessions))
         if self.shutting_down:
             session.close("Arkham is closing its doors for now. Come back soon.")
+            return session
+        refusal = guard.admit(self, session)  # connection caps (engine/guard.py)
+        if refusal is not None:
+            session.close(refusal)
             return session
         if greet:
             session.login.greet()
@@ -120,9 +134,14 @@ class Game:
         row = await self.store.get_character(name)  # re-read: a save may have just landed
         if key in self.online:
             return self.online[key]
-        return None if row is None else self.character_from_row(row)
+        if row is None:
+            return None
+        mind = await self.lucidity.load(row.id)  # explored rooms, horrors met, cooldowns
+        if key in self.online:
+            return self.online[key]
+        return self.writebehind.pending(row.id) or self.character_from_row(row, mind)
 
-    def character_from_row(self, row: CharacterRow) -> Character:
+    def character_from_row(self, row: CharacterRow, mind: MindRows | None = None) -> Character:
         room_id = row.room_id if row.room_id in self.world.rooms else self.start_room
         try:
             posture = Posture(row.posture)
@@ -133,6 +152,7 @@ class Game:
             room_id=room_id, hp=row.hp, max_hp=row.max_hp, lucidity=row.lucidity, xp=row.xp,
             level=row.level, posture=posture, stats=dict(row.stats or {}))
         self.economy.attach_character(char, row.items)  # what it carries, read with the row
+        self.lucidity.attach(char, mind)
         return char
 
     def enter_world(self, session: Session, char: Character, role: str) -> None:
@@ -164,7 +184,9 @@ class Game:
             session.write(self.world.motd)
         self.show_room(session)
         self.send_state(session)
+        self.lucidity.send_time(session)
         self.social.entered(session)
+        self.npcs.player_arrived(char, self.room_of(char))
 
     def leave_world(self, char: Character) -> None:
         """Take a character out of the world and save it now (the re-login waits for that)."""
@@ -172,6 +194,7 @@ class Game:
         if self.online.get(key) is not char:
             return
         del self.online[key]
+        self.npcs.stop_fighting(char)
         room = self.world.rooms.get(char.room_id)
         movement.remove(self.world, char)
         if room is not None:
@@ -194,18 +217,41 @@ class Game:
     def show_room(self, session: Session) -> None:
         char = session.char
         assert char is not None
-        session.write(room_text(self.room_of(char), char, session.width))
+        text = room_text(self.room_of(char), char, session.width)
+        session.write(self.lucidity.perceive_room(char, text))  # a fractured mind sees wrong
 
     def send_state(self, session: Session) -> None:
         """Everything a client shows of its character and room: at login and after a move."""
         char = session.char
         assert char is not None
         room = self.room_of(char)
+        self.lucidity.visit(char)  # exploration: the first visit of each room is kept
         session.oob("Char.Vitals", gmcp.vitals(char))
         session.oob("Char.Status", gmcp.status(char, room))
         session.oob("Room.Info", gmcp.room_info(room))
         session.oob("Room.Players", gmcp.room_players(room))
+        session.oob("Room.Npcs", gmcp.room_npcs(room))
         self.economy.send_lists(session)  # Char.Items.List of "inv" and "room"
+
+    def relocate(self, char: Character, room: Room, *, leaves: str = "vanishes.",
+                 arrives: str = "appears.") -> None:
+        """Move a character to ``room`` by other means than walking (death, respawn, a
+        summons): the rooms are told, its client gets the new room, NPCs there see it."""
+        here = self.world.rooms.get(char.room_id)
+        char.pose = ""
+        if here is not None and here is not room:
+            movement.remove(self.world, char)
+            self.to_room(here, f"{char.name} {leaves}")
+            self.oob_room(here, "Room.RemovePlayer", char.name)
+        self.to_room(room, f"{char.name} {arrives}", exclude=(char,))
+        movement.place(self.world, char, room)
+        self.oob_room(room, "Room.AddPlayer", gmcp.player_entry(char), exclude=(char,))
+        self.writebehind.mark(char)
+        session = char.link
+        if isinstance(session, Session):
+            self.show_room(session)
+            self.send_state(session)
+        self.npcs.player_arrived(char, room)
 
     def changed(self, char: Character, *, vitals: bool = False, status: bool = False) -> None:
         """A character's progress changed: save it write-behind and tell its client."""

@@ -82,6 +82,8 @@ def item_attrib(item: Any) -> str:
         a += "W"
     if item.proto.container is not None:
         a += "c"
+    if item.proto.id == "corpse":  # every death's corpse (engine/npcs.py)
+        a += "d"
     if item.proto.takeable:
         a += "t"
     return a
@@ -107,3 +109,28 @@ def items_list(location: str, items: Any) -> dict[str, Any]:
 def item_event(location: str, item: Any) -> dict[str, Any]:
     """Char.Items.Add / Remove / Update: one item at ``location``."""
     return {"location": location, "item": item_entry(item)}
+
+
+# -- NPCs and combat (see docs/PROTOCOL.md) -----------------------------------------------------
+
+def npc_entry(mob: Any) -> dict[str, Any]:
+    """One NPC in ``Room.Npcs``: {"id": "12", "name": "a grey rat", "attrib": "m"}; attrib
+    ``m`` monster, ``x`` not to be attacked; "horror" when it has a category."""
+    entry: dict[str, Any] = {"id": str(mob.id), "name": mob.name,
+                             "attrib": "m" if mob.proto.attackable else "mx",
+                             "kind": mob.proto.kind}
+    if mob.proto.horror:
+        entry["horror"] = mob.proto.horror
+    return entry
+
+
+def room_npcs(room: Room) -> list[dict[str, Any]]:
+    return [npc_entry(m) for m in room.npcs if m.alive]
+
+
+def combat(target: Any) -> dict[str, Any] | None:
+    """``Char.Combat``: who you are fighting and how hurt it is; None when not fighting."""
+    if target is None:
+        return None
+    pct = max(0, round(100 * target.hp / max(1, target.max_hp)))
+    return {"target": target.name, "target_hp_pct": pct}

@@ -108,13 +108,15 @@ async def authenticate(game: Game, name: str, password: str, host: str,
 
     A wrong password and an unknown name cost the same and read the same. Each failure from
     ``host`` makes its next attempt wait longer (``Game.throttle``); a success clears that."""
-    delay = game.throttle.delay(host)
+    account_key = "account:" + name.lower()[:20]  # failures are counted per account too
+    delay = max(game.throttle.delay(host), game.throttle.delay(account_key))
     if delay:
         await asyncio.sleep(delay)
     account = await store_call(game.store.get_account(name)) if NAME_RE.match(name) else None
     ok = await game.hasher.verify(account.password_hash if account else None, password)
     if not ok or account is None:
         game.throttle.failed(host)
+        game.throttle.failed(account_key)
         game.metrics.logins.labels("failed").inc()
         log.info("login_failed", name=name[:20], peer=peer or host)
         raise LoginRefused(BAD_LOGIN, "failed")
@@ -122,6 +124,7 @@ async def authenticate(game: Game, name: str, password: str, host: str,
         game.metrics.logins.labels("banned").inc()
         raise LoginRefused(BANNED, "banned")
     game.throttle.succeeded(host)
+    game.throttle.succeeded(account_key)
     return account
 
 

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 #: Out-of-band packages of which only the newest in one pulse matters.
-COALESCED = frozenset({"Char.Vitals", "Char.Status", "Room.Players"})
+COALESCED = frozenset({"Char.Vitals", "Char.Status", "Room.Players", "Room.Npcs",
+                       "Char.Combat"})
 
 
 class Session:
@@ -125,6 +126,8 @@ class Session:
         """One line typed by the player."""
         if self.closed:
             return
+        if not line.isascii():  # lone surrogates (JSON "\ud800") cannot be sent to anyone
+            line = line.encode("utf-8", "replace").decode("utf-8")
         self.last_input = time.monotonic()
         if not self._take_token():
             if not self._warned_flood:
@@ -139,7 +142,9 @@ class Session:
                 await self.game.commands.dispatch(self, line)
         except Exception:
             self.game.metrics.command_errors.inc()
-            log.exception("command_failed", peer=self.conn.peer, line=line[:200])
+            # On the login screen a line may hold a password: never log it.
+            log.exception("command_failed", peer=self.conn.peer,
+                          line=line[:200] if self.playing else "<login input>")
             self.write("{r}Something went wrong with that; nothing happened.{x}")
         finally:
             self.flush()

@@ -28,6 +28,7 @@ def exits_line(room: Room) -> str:
 def room_text(room: Room, viewer: Character, width: int = 80) -> str:
     lines = [f"{{Y}}{room.name}{{x}}", wrap(room.description, width), exits_line(room)]
     lines += ["{y}" + wrap(line, width) + "{x}" for line in floor_lines(room.items)]
+    lines += ["{m}" + wrap(m.proto.long, width) + "{x}" for m in room.npcs if m.alive]
     for other in room.characters:
         if other is not viewer and other.pose:
             lines.append(f"{{g}}{other.name} {other.pose}{{x}}")

@@ -332,7 +332,7 @@ class _MythosTelnet(TelnetServer):
         if rest:
             try:
                 data = json.loads(rest)
-            except ValueError:
+            except (ValueError, RecursionError):  # "[[[[..." nested past the recursion limit
                 log.debug("gmcp_malformed", peer=self.peer, package=package[:64],
                           data=rest[:200])
                 return

@@ -5,6 +5,7 @@ the page (``net/static.py``), its login API (``net/webauth.py``) and ``/ws``
 from __future__ import annotations
 
 import asyncio
+import hmac
 import time
 from typing import TYPE_CHECKING
 
@@ -36,8 +37,19 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if ok else 503)
 
 
+LOOPBACK = ("127.", "::1", "::ffff:127.")
+
+
 async def metrics(request: web.Request) -> web.Response:
     app: App = request.app[APP_KEY]  # type: ignore[assignment]
+    s = app.settings
+    if s.metrics_loopback_only and not (request.remote or "").startswith(LOOPBACK):
+        raise web.HTTPForbidden(text="Metrics are for this machine only.")
+    if s.metrics_token and not hmac.compare_digest(
+            request.headers.get("Authorization", "").encode(),
+            f"Bearer {s.metrics_token}".encode()):
+        raise web.HTTPUnauthorized(text="A metrics token is needed.",
+                                   headers={"WWW-Authenticate": "Bearer"})
     resp = web.Response(body=app.metrics.render())
     resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
     resp.charset = "utf-8"
@@ -70,7 +82,10 @@ async def start_web(app: App, host: str, port: int) -> WebListener:
     static.add_routes(webapp, await asyncio.to_thread(static.read_client))
     webauth.add_routes(webapp, app.game)
     sockets = websocket.add_routes(webapp)
-    runner = web.AppRunner(webapp, access_log=None, handle_signals=False)
+    # keepalive_timeout also bounds the wait for a connection's first complete request head
+    # (aiohttp arms it at connect): a slow-loris client is cut off after it.
+    runner = web.AppRunner(webapp, access_log=None, handle_signals=False,
+                           keepalive_timeout=app.settings.http_idle_timeout)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

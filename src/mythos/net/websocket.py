@@ -267,7 +267,7 @@ class _Client:
     async def frame(self, data: str) -> None:
         try:
             obj = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # "[[[[..." nested past the recursion limit
             return self.bad("bad_json", "That frame was not JSON.")
         if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
             return self.bad("bad_frame", 'A frame is a JSON object with a "type".')

@@ -7,6 +7,8 @@ background; ``upgrade`` runs the Alembic migrations (sync, before the loop or vi
 from .db import DatabaseUnavailable, Engines, mask_url, open_engines
 from .items import ItemConflict, ItemRow, ItemStore
 from .migrate import current, upgrade
+from .mind import MindRows, MindSave, MindStore
+from .npcs import NpcStore
 from .social import SocialStore
 from .store import AccountRow, CharacterRow, NameTaken, ProgressRow, Store
 from .tables import accounts, characters, metadata, name_key
@@ -20,7 +22,11 @@ __all__ = [
     "ItemConflict",
     "ItemRow",
     "ItemStore",
+    "MindRows",
+    "MindSave",
+    "MindStore",
     "NameTaken",
+    "NpcStore",
     "ProgressRow",
     "SocialStore",
     "Store",

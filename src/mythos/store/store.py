@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .db import DatabaseUnavailable, Engines, describe_error, open_engines
 from .items import ItemRow, KitItem, char_owner, insert_kit, load_tree
+from .mind import MindSave, write_mind
 from .tables import UTCDateTime, accounts, characters, name_key
 
 log = structlog.get_logger(__name__)
@@ -234,6 +235,16 @@ class Store:
                 .values(role=role))
         return result.rowcount == 1
 
+    async def set_password(self, name: str, old_hash: str, new_hash: str) -> bool:
+        """Replace the password hash of ``name`` if it is still ``old_hash`` (a conditional
+        update: of two changes racing, one wins); False otherwise."""
+        async with self._engines.writer.begin() as conn:
+            result = await conn.execute(
+                sa.update(accounts).where(accounts.c.name_key == name_key(name),
+                                          accounts.c.password_hash == old_hash)
+                .values(password_hash=new_hash))
+        return result.rowcount == 1
+
     async def set_banned(self, name: str, banned: bool) -> bool:
         """Ban or unban the account ``name``; False when there is no such account."""
         async with self._engines.writer.begin() as conn:
@@ -319,9 +330,12 @@ class Store:
 
     # -- progress ---------------------------------------------------------------------------
 
-    async def save_progress(self, rows: Sequence[ProgressRow]) -> None:
-        """Write the progress columns of ``rows`` in one transaction (one executemany UPDATE).
-        Nothing else is written: never item ownership, never stats. Unknown ids are ignored."""
+    async def save_progress(self, rows: Sequence[ProgressRow],
+                            minds: Sequence[MindSave] = ()) -> None:
+        """Write the progress columns of ``rows`` in one transaction (one executemany UPDATE),
+        with the characters' unsaved mind rows (``store/mind.py``: explored rooms, encounters,
+        cooldowns, liabilities). Nothing else is written: never item ownership, never stats.
+        Unknown ids are ignored."""
         if not rows:
             return
         params = [
@@ -332,4 +346,6 @@ class Store:
         ]
         async with self._engines.writer.begin() as conn:
             await conn.execute(_SAVE_PROGRESS, params)
+            if minds:
+                await write_mind(conn, minds)
 

@@ -9,6 +9,10 @@ that lands while a write is in flight is never lost. A failed write keeps its ro
 down is still saved later) and the loop retries with a backoff that doubles up to ``max_backoff``.
 Only one flush runs at a time.
 
+With the progress go the new rows of each character's mind (explored rooms, horrors met, rite
+cooldowns, liabilities: ``Character.mind.pending``), in the same transaction; a failed write
+puts them back.
+
 Progress flushes never write item ownership or money (that is the economy tier's job, one
 transaction per action), so a stale snapshot cannot undo or copy an item.
 """
@@ -24,6 +28,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from .db import describe_error
+from .mind import MindSave
 from .store import ProgressRow, Store
 
 if TYPE_CHECKING:
@@ -202,6 +207,8 @@ class WriteBehind:
         """Write one batch in one transaction. Caller holds the lock."""
         snaps = []
         rows = []
+        minds: list[MindSave] = []
+        taken = []  # (character, its mind changes taken for this write)
         for c in chars:
             self._dirty.pop(c.id, None)
             self._inflight[c.id] = c
@@ -211,9 +218,18 @@ class WriteBehind:
             rows.append(ProgressRow(
                 id=c.id, room_id=room_id, hp=hp, max_hp=max_hp, lucidity=lucidity, xp=xp,
                 level=level, posture=str(posture), last_seen=self._last_seen.get(c.id)))
+            # The second kind of dirty data: the mind's new rows (world/mind.py), taken now
+            # and put back if the write fails.
+            if c.mind.pending:
+                changes = c.mind.take_pending()
+                taken.append((c, changes))
+                minds.append(MindSave(c.id, sorted(changes.explored), changes.encounters,
+                                      changes.cooldowns, changes.liabilities))
         try:
-            await self.store.save_progress(rows)
+            await self.store.save_progress(rows, minds)
         except BaseException as exc:
+            for c, changes in taken:
+                c.mind.restore_pending(changes)
             # Not saved: every row is dirty again, unless forgotten meanwhile. A newer mark()
             # already put the (same or a newer) object back; keep that one.
             for c in chars:
@@ -230,7 +246,7 @@ class WriteBehind:
             del self._inflight[c.id]
             if row.last_seen is not None and self._last_seen.get(c.id) is row.last_seen:
                 del self._last_seen[c.id]
-            if c.id not in self._dirty and c.progress() != snap:
+            if c.id not in self._dirty and (c.progress() != snap or c.mind.pending):
                 self._dirty[c.id] = c  # changed while in flight (and not marked): save again
         if self.metrics is not None:
             self.metrics.flush_rows.inc(len(rows))

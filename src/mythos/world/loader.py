@@ -5,6 +5,7 @@ Layout of a world directory (see ``docs/WORLD_FORMAT.md``)::
     world.yaml          start/respawn/limbo room ids and the message of the day
     help.yaml           help pages (a list); more may live in help/*.yaml
     items.yaml          item prototypes (a list); more may live in items/*.yaml
+    npcs.yaml           NPC definitions (a list); more may live in npcs/*.yaml
     zones/*.yaml        one zone per file: its rooms (with their items and shops) and doors
 
 ``check_world`` reads every YAML file, validates each against its schema (pydantic, unknown keys
@@ -270,6 +271,43 @@ class ItemSpec(_Spec):
     container: ContainerSpecModel | None = None
 
 
+class LootSpecModel(_Spec):
+    proto: str
+    quantity: StrictInt = Field(default=1, ge=1)
+    chance: float = Field(default=1.0, gt=0, le=1)
+
+
+class NpcSpec(_Spec):
+    """One NPC definition of ``npcs.yaml``."""
+
+    id: str
+    name: str = Field(min_length=1)
+    keywords: list[str] = Field(min_length=1)
+    long: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    kind: Literal["shopkeeper", "quest_giver", "passive_mob", "aggressive_mob"]
+    level: StrictInt = Field(default=1, ge=1)
+    hp: StrictInt = Field(default=20, ge=1)
+    stats: dict[str, StrictInt] = Field(default_factory=dict)
+    damage: StrictInt = Field(default=3, ge=0)
+    armour: StrictInt = Field(default=0, ge=0)
+    xp: StrictInt = Field(default=10, ge=0)
+    horror: Literal["disturbing", "horrific", "cosmic"] | None = None
+    home: str
+    area: str | None = None
+    wander: StrictBool = False
+    required: StrictBool = True
+    chance: float = Field(default=1.0, ge=0, le=1)
+    max_population: StrictInt = Field(default=1, ge=1)
+    emotes: list[str] = Field(default_factory=list)
+    greeting: str = ""
+    loot: list[LootSpecModel] = Field(default_factory=list)
+    respawn: float | None = Field(default=None, ge=0)
+    shop: StrictBool = False  # keeps the shop of its home room (``shop:`` in the zone file)
+
+    _loot = field_validator("loot", mode="before")(_short_contents)
+
+
 class LucidityDrainSpec(_Spec):
     day: float
     night: float
@@ -413,6 +451,8 @@ def check_world(path: Path) -> tuple[World | None, list[Problem]]:
     doors: dict[str, _DoorDef] = {}
     help_pages: dict[str, tuple[HelpSpec, str]] = {}
     protos: dict[str, _ItemDef] = {}
+    npcs: dict[str, tuple[NpcSpec, str]] = {}
+    seen_npc: dict[str, str] = {}
     seen_item: dict[str, str] = {}
     seen_zone: dict[str, str] = {}
     seen_room: dict[str, str] = {}
@@ -429,11 +469,14 @@ def check_world(path: Path) -> tuple[World | None, list[Problem]]:
             kind = "help"
         elif rel in ("items.yaml", "items.yml") or (len(parts) > 1 and parts[0] == "items"):
             kind = "items"
+        elif rel in ("npcs.yaml", "npcs.yml") or (len(parts) > 1 and parts[0] == "npcs"):
+            kind = "npcs"
         elif len(parts) > 1 and parts[0] == "zones":
             kind = "zone"
         else:
             chk.add(rel, "", "not a known world file: expected world.yaml, help.yaml, "
-                             "help/*.yaml, items.yaml, items/*.yaml or zones/*.yaml")
+                             "help/*.yaml, items.yaml, items/*.yaml, npcs.yaml, "
+                             "npcs/*.yaml or zones/*.yaml")
             continue
         ok, data = _read_yaml(chk, file, rel)
         if not ok:
@@ -492,6 +535,26 @@ def check_world(path: Path) -> tuple[World | None, list[Problem]]:
                     continue
                 protos[ispec.id] = _ItemDef(ispec, rel)
 
+        elif kind == "npcs":
+            if data is None:
+                continue
+            if not isinstance(data, list):
+                chk.add(rel, "", "an npcs file is a list of NPC definitions: "
+                                 "- {id, name, keywords, long, description, kind, home, ...}")
+                continue
+            for i, item in enumerate(data):
+                nid = _item_id(item, "id", i, "npcs")
+                try:
+                    nspec = NpcSpec.model_validate(item)
+                except ValidationError as exc:
+                    chk.validation_problems(rel, nid, exc)
+                    continue
+                chk.check_id(rel, nspec.id, "NPC")
+                if (first := _first_file(seen_npc, nspec.id, rel)) is not None:
+                    chk.add(rel, nspec.id, f"duplicate NPC id (first in {first})")
+                    continue
+                npcs[nspec.id] = (nspec, rel)
+
         else:  # zone
             if not isinstance(data, dict):
                 chk.add(rel, "", "a zone file is a mapping with zone, name, rooms and doors")
@@ -548,11 +611,13 @@ def check_world(path: Path) -> tuple[World | None, list[Problem]]:
     _check_doors(chk, rooms, doors)
     _check_items(chk, protos)
     _check_item_uses(chk, protos, rooms, doors)
+    _check_npcs(chk, npcs, protos, rooms)
 
     if chk.problems:
         return None, chk.problems
     world = _build(world_spec, zones, rooms, doors, help_pages)
     _build_items(world, protos, rooms)
+    _build_npcs(world, npcs, rooms)
     return world, []
 
 
@@ -832,3 +897,52 @@ def _build_items(world: World, protos: dict[str, _ItemDef], rooms: dict[str, _Ro
                 sell_ratio=shop.sell_ratio,
                 stock=[new_stock(StockSpec(st.proto, st.price, st.quantity, st.restock),
                                  world.protos[st.proto]) for st in shop.stock])
+
+
+def _check_npcs(chk: _Checker, npcs: dict[str, tuple[NpcSpec, str]],
+                protos: dict[str, _ItemDef], rooms: dict[str, _RoomDef]) -> None:
+    from mythos.world.npcs import STATS
+
+    corpse = protos.get("corpse")
+    if npcs and (corpse is None or corpse.spec.container is None):
+        chk.add("items.yaml", "corpse", "NPCs need a 'corpse' item prototype that is a "
+                                        "container: every death leaves one")
+    for nid, (n, file) in npcs.items():
+        if n.home not in rooms:
+            chk.add(file, nid, f"home room {n.home!r} is not a room")
+        elif n.area is not None:
+            areas = {rd.spec.area or rd.zone for rd in rooms.values()}
+            if n.area not in areas:
+                chk.add(file, nid, f"area {n.area!r} is no room's area")
+        for loot in n.loot:
+            if loot.proto not in protos:
+                chk.add(file, nid, f"loot names an unknown item prototype {loot.proto!r}")
+        for stat in n.stats:
+            if stat not in STATS:
+                chk.add(file, nid, f"unknown stat {stat!r} (one of {', '.join(STATS)})")
+        if n.shop and (n.home not in rooms or rooms[n.home].spec.shop is None):
+            chk.add(file, nid, "shop: true, but its home room has no shop")
+        if n.shop and n.kind != "shopkeeper":
+            chk.add(file, nid, "only a shopkeeper keeps a shop")
+        for text, what in ((n.greeting, "greeting"), *((e, "emote") for e in n.emotes)):
+            chk.markup(file, nid, text, what)
+
+
+def _build_npcs(world: World, npcs: dict[str, tuple[NpcSpec, str]],
+                rooms: dict[str, _RoomDef]) -> None:
+    from mythos.world.npcs import LootSpec, NpcProto
+
+    for nid, (n, file) in npcs.items():
+        home = world.rooms[n.home]
+        proto = NpcProto(
+            id=nid, name=n.name.strip(), keywords=tuple(k.strip().lower() for k in n.keywords),
+            long=_text(n.long), description=_text(n.description), kind=n.kind, level=n.level,
+            hp=n.hp, stats=dict(n.stats), damage=n.damage, armour=n.armour, xp=n.xp,
+            horror=n.horror, home=n.home, area=n.area or home.area, wander=n.wander,
+            required=n.required, chance=n.chance, max_population=n.max_population,
+            emotes=tuple(_text(e) for e in n.emotes), greeting=_text(n.greeting),
+            loot=tuple(LootSpec(lt.proto, lt.quantity, lt.chance) for lt in n.loot),
+            respawn=n.respawn, file=file)
+        world.npc_protos[nid] = proto
+        if n.shop:
+            world.shops[n.home].keeper_npc = proto

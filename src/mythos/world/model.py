@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from mythos.world.mind import Mind
+
 #: Canonical direction names, in the order exits are listed to players.
 DIRECTIONS: tuple[str, ...] = (
     "north", "east", "south", "west",
@@ -117,6 +119,8 @@ class Room:
     characters: list[Character] = field(default_factory=list)
     #: Items on the floor (``world/items.py``); changed only after the database agrees.
     items: list[Any] = field(default_factory=list)
+    #: NPCs here now (``world/npcs.py`` Mob), in order of arrival.
+    npcs: list[Any] = field(default_factory=list)
 
     def visible_exits(self) -> list[Exit]:
         return [self.exits[d] for d in DIRECTIONS if d in self.exits and not self.exits[d].hidden]
@@ -150,6 +154,9 @@ class Character:
     #: What it carries and wears (``world/items.py``). Never part of ``progress()``: items
     #: move only in economy transactions.
     items: list[Any] = field(default_factory=list)
+    #: Explored rooms, horrors met, liabilities, rite cooldowns, flux state
+    #: (``world/mind.py``): loaded at login, written behind with the progress.
+    mind: Mind = field(default_factory=Mind)
 
     def progress(self) -> tuple[Any, ...]:
         """The fields the write-behind flusher saves, as one comparable snapshot."""
@@ -176,6 +183,8 @@ class World:
     protos: dict[str, Any] = field(default_factory=dict)
     placements: list[Any] = field(default_factory=list)
     shops: dict[str, Any] = field(default_factory=dict)
+    #: NPC definitions (``npcs.yaml``, ``world/npcs.py``) by id.
+    npc_protos: dict[str, Any] = field(default_factory=dict)
     motd: str = ""
     start_room: str = "arkham.square"
     respawn_room: str = "sanitarium.foyer"
