@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from mythos.commands.table import Ctx, command
 from mythos.engine import itemviews
@@ -148,8 +148,15 @@ async def get(ctx: Ctx, args: str) -> None:
         ctx.send(f"You can't take {rules.the(item.name)}." if not ref.all
                  else "There is nothing here you can take.")
         return
-    for item, qty in takeable:
-        refusal = rules.can_carry(ctx.char, item, qty)
+    await _take_each(ctx, takeable)
+
+
+async def _take_each(ctx: Ctx, picked: Sequence[tuple[Item, int]], *, from_self: bool = False,
+                     source: tuple[str, str] = ("", "")) -> None:
+    """Into the character's hands, one transaction each, stopping at the first refusal.
+    ``source`` ends the line for the taker and for onlookers (" from the desk")."""
+    for item, qty in picked:
+        refusal = rules.can_carry(ctx.char, item, qty, from_self=from_self)
         if refusal is not None:
             ctx.send(refusal)
             return
@@ -158,8 +165,8 @@ async def get(ctx: Ctx, args: str) -> None:
         if not await commit(ctx, txn):
             return
         what = item.proto.named(qty)
-        ctx.send(f"You get {what}.")
-        others(ctx, f"{ctx.char.name} gets {what}.")
+        ctx.send(f"You get {what}{source[0]}.")
+        others(ctx, f"{ctx.char.name} gets {what}{source[1]}.")
 
 
 async def _get_from(ctx: Ctx, what: str, where: str) -> None:
@@ -182,19 +189,8 @@ async def _get_from(ctx: Ctx, what: str, where: str) -> None:
     if picked.problem:
         ctx.send(picked.problem)
         return
-    mine = top_owner(container) is ctx.char
-    for item, qty in picked.items:
-        refusal = rules.can_carry(ctx.char, item, qty, from_self=mine)
-        if refusal is not None:
-            ctx.send(refusal)
-            return
-        txn = Txn()
-        txn.move(item, qty, ctx.char)
-        if not await commit(ctx, txn):
-            return
-        what_s = item.proto.named(qty)
-        ctx.send(f"You get {what_s} from {the_c}.")
-        others(ctx, f"{ctx.char.name} gets {what_s} from {container.name}.")
+    await _take_each(ctx, picked.items, from_self=top_owner(container) is ctx.char,
+                     source=(f" from {the_c}", f" from {container.name}"))
 
 
 @command("drop", category="items", min_posture=Posture.SITTING)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from mythos.commands.table import Ctx, command
 from mythos.engine.auth import NAME_RE
+from mythos.engine.login import UNREACHABLE
 from mythos.rules import aliases as alias_rules
 from mythos.rules.comm import CHANNELS, POSE_MAX, find_channel, is_staff, parse_minutes
 from mythos.text import escape, player_text, sanitize
@@ -209,7 +210,7 @@ async def mute(ctx: Ctx, args: str) -> None:
             try:
                 row = await ctx.game.store.get_character(words[0])
             except Exception:
-                ctx.send("{y}The archives are unreachable just now; try again shortly.{x}")
+                ctx.send(UNREACHABLE)
                 return
             if row is None:
                 ctx.send(f"There is no player or channel '{words[0]}'.")

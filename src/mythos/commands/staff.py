@@ -12,6 +12,7 @@ from datetime import datetime
 from mythos.commands.table import Ctx, command
 from mythos.engine import gmcp
 from mythos.engine.auth import NAME_RE
+from mythos.engine.login import UNREACHABLE
 from mythos.rules import movement
 from mythos.rules.comm import parse_minutes
 from mythos.rules.lucidity import tier
@@ -22,11 +23,11 @@ from mythos.rules.staff import (
     check_set,
     settable,
 )
+from mythos.store import AccountRow
 from mythos.text import escape, player_text, sanitize
 from mythos.world.model import Character, Room, World
 
 NOBODY = "Nobody by that name walks Arkham just now."
-UNREACHABLE = "{y}The archives are unreachable just now; try again shortly.{x}"
 
 
 def find_room(world: World, word: str) -> Room | str:
@@ -191,17 +192,9 @@ async def ban(ctx: Ctx, args: str) -> None:
     Bar an account from logging in and throw out its characters now. 'unban' lifts it."""
     name, _, reason = args.strip().partition(" ")
     reason = player_text(reason)
-    if not NAME_RE.match(name):
-        ctx.send("Usage: ban <account> [reason]")
-        return
     game = ctx.game
-    try:
-        account = await game.store.get_account(name)
-    except Exception:
-        ctx.send(UNREACHABLE)
-        return
+    account = await _account(ctx, name, "Usage: ban <account> [reason]")
     if account is None:
-        ctx.send(f"There is no account named {name.capitalize()}.")
         return
     if account.id == ctx.char.account_id:
         ctx.send("You cannot ban yourself.")
@@ -228,18 +221,9 @@ async def unban(ctx: Ctx, args: str) -> None:
     """unban <account>
 
     Let a banned account log in again."""
-    name = args.strip()
-    if not NAME_RE.match(name):
-        ctx.send("Usage: unban <account>")
-        return
     game = ctx.game
-    try:
-        account = await game.store.get_account(name)
-    except Exception:
-        ctx.send(UNREACHABLE)
-        return
+    account = await _account(ctx, args.strip(), "Usage: unban <account>")
     if account is None:
-        ctx.send(f"There is no account named {name.capitalize()}.")
         return
     if not account.banned:
         ctx.send(f"{account.name} is not banned.")
@@ -248,6 +232,21 @@ async def unban(ctx: Ctx, args: str) -> None:
         return
     ctx.send(f"{account.name} may come back to Arkham.")
     await game.social.audit(ctx.session, ctx.char.name, "unban", account.name)
+
+
+async def _account(ctx: Ctx, name: str, usage: str) -> AccountRow | None:
+    """The account named, or None with the staff member told why (bad name, none, no database)."""
+    if not NAME_RE.match(name):
+        ctx.send(usage)
+        return None
+    try:
+        account = await ctx.game.store.get_account(name)
+    except Exception:
+        ctx.send(UNREACHABLE)
+        return None
+    if account is None:
+        ctx.send(f"There is no account named {name.capitalize()}.")
+    return account
 
 
 async def _character(ctx: Ctx, name: str) -> Character | None:
