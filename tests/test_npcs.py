@@ -5,6 +5,7 @@ survives a restart), XP; on SQLite and PostgreSQL. Clocks run fast through ``tim
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 from typing import Any
 
@@ -16,7 +17,7 @@ from mythos.store.npcs import corpses as corpses_table
 from mythos.store.npcs import deaths as deaths_table
 from test_items import grant
 
-from mudclient import MudClient, login
+from mudclient import MudClient, login, wait_until
 
 
 async def staff(app: Any, name: str, role: str = "admin") -> MudClient:
@@ -222,3 +223,138 @@ def test_rules_numbers() -> None:
     assert (R.DEAD_HP, R.MORTAL_HP, R.LOOT_OWNER_SECONDS) == (-10, 0, 300.0)
     assert re.search("newspaper", R.consider(10, 100, 1, 8))
     assert R.share_xp(90, 2) == 45
+
+
+# -- wandering, respawn, idle fights, shared XP, aggression (npcs=False: only what we spawn) ----
+
+class _NeverHits(random.Random):
+    """An NPC random source under which every blow misses, every flee fails and no mob
+    wanders (each roll comes up at the top of the range)."""
+
+    def random(self) -> float:
+        return 0.999
+
+
+def _mob_id(match: re.Match[str]) -> int:
+    return int(re.search(r"#(\d+)", match.group(0)).group(1))  # type: ignore[union-attr]
+
+
+async def test_mobs_wander_in_their_area_and_drift_home(start_server, tmp_path) -> None:
+    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}", npcs=False,
+                             commands_per_second=1000, time_scale=200, pulse_seconds=0.05)
+    world, npcs = app.game.world, app.game.npcs
+    home = world.npc_protos["rat"].home  # arkham.river_alley_w, in the Riverfront
+    area = world.rooms[home].area
+    # A player stands on the way home (arkham.garrison_n, between the wharf and home).
+    watcher = await login(app, "Wanda")
+    await watcher.command("north", "Exits:")
+    await watcher.command("north", "Exits:")
+    wchar = app.game.online["wanda"]
+    assert wchar.room_id == "arkham.garrison_n" and world.rooms[wchar.room_id].area == area
+    admin = await staff(app, "Agatha")
+    await admin.command("goto arkham.wharf", "Exits:")
+    mob = npcs.mobs[_mob_id(await admin.command("spawn rat", r"You spawn a grey rat \(#\d+\)"))]
+    visited: set[str] = set()
+
+    def seen(room_id: str) -> bool:
+        visited.add(mob.room_id)
+        return mob.room_id == room_id
+
+    # It wanders off the wharf (the only way is west) and drifts home, past the watcher.
+    await admin.expect("A grey rat leaves west.", timeout=15)
+    await watcher.expect("A grey rat arrives from the east.", timeout=15)
+    await wait_until(lambda: seen(home), timeout=20, what="the rat back home")
+    await watcher.expect("A grey rat leaves west.", timeout=15)
+    # Around home it keeps wandering, but never out of its area (the alleys lead to the
+    # bridge and Garrison Street, which are not the Riverfront).
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 3
+    await wait_until(lambda: seen("") or loop.time() > end, timeout=10, what="wandering")
+    assert len(visited) >= 3
+    assert {world.rooms[r].area for r in visited} == {area}
+    assert mob.alive and npcs.population["rat"] == 1
+
+
+async def test_killed_npc_respawns_at_home(start_server, tmp_path) -> None:
+    scale = R.RESPAWN_SECONDS["passive_mob"] / 3  # the rat's kind: back after 3 s
+    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}", npcs=False,
+                             commands_per_second=1000, time_scale=scale)
+    world, npcs = app.game.world, app.game.npcs
+    home = world.npc_protos["rat"].home
+    watcher = await login(app, "Wanda")
+    for way in ("north", "north", "west"):
+        await watcher.command(way, "Exits:")
+    assert app.game.online["wanda"].room_id == home
+    admin = await staff(app, "Agatha")
+    await grant(app, "crowbar", to="Agatha", slot="main_hand")
+    # Spawned on the square, outside its area: it cannot wander off before the fight.
+    mob = npcs.mobs[_mob_id(await admin.command("spawn rat", r"You spawn a grey rat \(#\d+\)"))]
+    assert mob.room_id == world.start_room
+    await admin.command("attack rat", "You attack a grey rat!")
+    await admin.expect("A grey rat is dead! R.I.P.", timeout=20)
+    assert npcs.population["rat"] == 0 and not any(m.alive for m in npcs.mobs.values())
+    assert not world.rooms[home].npcs
+    # The respawn timer (in the pulse's heap) brings one back, at home.
+    await watcher.expect("A grey rat appears.", timeout=15)
+    (again,) = npcs.mobs.values()
+    assert again is not mob and again.alive and npcs.population["rat"] == 1
+    assert again.proto.id == "rat" and world.rooms[home].npcs == [again]
+
+
+async def test_fight_without_blows_ends(start_server, tmp_path) -> None:
+    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'i.db'}", npcs=False,
+                             commands_per_second=1000, time_scale=100)
+    npcs = app.game.npcs
+    npcs.rng = _NeverHits()
+    admin = await staff(app, "Agatha")
+    char = app.game.online["agatha"]
+    mob = npcs.mobs[_mob_id(await admin.command("spawn orderly", r"You spawn a burly orderly "
+                                                                  r"\(#\d+\)"))]
+    await admin.command("attack orderly", "You attack a burly orderly!")
+    combat = await admin.expect_gmcp("Char.Combat", where=lambda d: d is not None)
+    assert combat["target"] == "a burly orderly"
+    await admin.expect("You miss a burly orderly.")
+    await admin.expect("The fight peters out", timeout=20)
+    await admin.expect_gmcp("Char.Combat", where=lambda d: d is None)
+    assert not npcs.in_fight(char) and not npcs.in_fight(mob)
+    assert mob.alive and mob.hp == mob.max_hp and char.hp == char.max_hp
+
+
+async def test_kill_xp_is_shared(start_server, tmp_path) -> None:
+    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", npcs=False,
+                             commands_per_second=1000, time_scale=20)
+    admin = await staff(app, "Agatha")
+    await grant(app, "crowbar", to="Agatha", slot="main_hand")
+    pauline = await login(app, "Pauline")
+    a, p = app.game.online["agatha"], app.game.online["pauline"]
+    xp_a, xp_p = a.xp, p.xp
+    await admin.command("spawn orderly", "You spawn a burly orderly")
+    await pauline.command("attack orderly", "You attack a burly orderly!")
+    await admin.command("attack orderly", "You attack a burly orderly!")
+    share = R.share_xp(app.game.world.npc_protos["orderly"].xp, 2)
+    assert share == 15
+    for c in (admin, pauline):
+        await c.expect("A burly orderly is dead! R.I.P.", timeout=30)
+        await c.expect(rf"You receive {share} experience\.")
+    assert (a.xp, p.xp) == (xp_a + share, xp_p + share)
+
+
+async def test_aggressive_mob_attacks_arriving_player(start_server, tmp_path) -> None:
+    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}", npcs=False,
+                             commands_per_second=1000, time_scale=10)
+    npcs = app.game.npcs
+    admin = await staff(app, "Agatha")
+    achar = app.game.online["agatha"]
+    await admin.command("north", "Exits:")
+    mob = npcs.mobs[_mob_id(await admin.command("spawn sewer_rat", r"You spawn a sewer rat "
+                                                                r"\(#\d+\)"))]
+    p = await login(app, "Pauline", supports=["Char 1", "Room 1"])
+    pchar = app.game.online["pauline"]
+    await p.command("north", "A slick sewer rat watches you")
+    await p.expect("A sewer rat lunges at you!", timeout=10)
+    await admin.expect("A sewer rat lunges at Pauline!")
+    combat = await p.expect_gmcp("Char.Combat", where=lambda d: d is not None)
+    assert combat["target"] == "a sewer rat"
+    assert npcs.fighting.get(mob) is pchar
+    # Staff are not hassled.
+    assert not npcs.in_fight(achar)
