@@ -172,6 +172,8 @@ class Npcs:
         direction = None
         if mob.room_id != mob.proto.home and self.rng.random() < R.HOME_PULL:
             direction = self._towards_home(mob)
+            if direction is not None and not here.exits[direction].passable:
+                direction = None  # the way home is shut just now: drift elsewhere
         if direction is None:
             options = [ex.direction for ex in here.exits.values()
                        if ex.passable and not ex.hidden
