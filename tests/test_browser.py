@@ -344,3 +344,54 @@ async def test_items_and_channel_tabs_in_the_browser(server, browser):
     assert errors == []
     await desk.close()
     await phone.close()
+
+
+async def test_map_of_explored_rooms_and_mythos_time_in_the_browser(server, browser):
+    """The mini-map is drawn from the server's Room.Map: a browser that has never seen the
+    character (nothing stored) shows every room explored before; the hour in Arkham shows
+    from Mythos.Time, which the page asks for by name."""
+    base = f"http://127.0.0.1:{server.web_port}/"
+    start = server.game.world.start_room
+    direction, target = walkable_exit(server, start)
+    errors: list[str] = []
+    first = await browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await first.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await create_character(page, base, "Wilmarth")
+    await wait_until(lambda: "mythos" in (server.game.online["wilmarth"].link.supports
+                                          or set()))
+    clock = page.get_by_label("Time in Arkham")
+    now = server.game.lucidity.mythos_now()
+    await expect(clock).to_be_visible()
+    await expect(clock).to_contain_text(f"{now.strftime('%A')}, {now.day} "
+                                        f"{now.strftime('%B')} {now.year}")
+    await expect(clock).to_have_text(re.compile(r"(\d+ [ap]m|noon|midnight) · "))
+    await page.get_by_role("button", name=direction, exact=True).click()
+    await expect(page.locator(f'#map [data-room="{target}"].here')).to_have_count(1)
+    await wait_until(lambda: target in server.game.online["wilmarth"].mind.explored)
+    await page.get_by_role("button", name="Leave").click()
+    await expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    await wait_until(lambda: "wilmarth" not in server.game.online)
+    await first.close()
+
+    # Another browser: no cookies, no storage; the map is the server's.
+    other = await browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await other.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(base)
+    await page.get_by_label("Name").fill("Wilmarth")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.locator("#output")).to_contain_text("Welcome back, Wilmarth")
+    await expect(page.locator(f'#map [data-room="{target}"].here')).to_have_count(1)
+    await expect(page.locator(f'#map [data-room="{start}"]')).to_have_count(1)
+    # And after a reload, the same.
+    await page.reload()
+    await expect(page.locator("#output")).to_contain_text("Welcome back, Wilmarth")
+    await expect(page.locator(f'#map [data-room="{start}"]')).to_have_count(1)
+    await expect(page.get_by_label("Time in Arkham")).to_be_visible()
+    assert await page.evaluate("localStorage.length") == 0
+    await page.wait_for_timeout(600)  # the bars' fill animation, for the picture only
+    await save_screenshot(page, "map-and-time.png")
+    assert errors == []
+    await other.close()

@@ -17,6 +17,7 @@ from mythos.rules import mythostime as T
 from mythos.store.items import items as items_table
 from mythos.store.mind import explored_rooms, horror_encounters, liabilities, rite_cooldowns
 from mythos.world import load_world
+from mythos.world.model import DIR_SHORT, OPPOSITE
 from test_items import grant
 from test_social import staff
 
@@ -316,6 +317,44 @@ async def test_rites_cooldowns_and_exploration_survive_logout(start_server, db_u
     await admin.command("frighten pilgrim horrific ghoul", "-5 lucidity")  # met before
     await a.close()
     await admin.close()
+
+
+async def test_room_map_at_login_holds_the_rooms_explored_before(start_server,
+                                                                  tmp_path) -> None:
+    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'map.db'}", **QUIET)
+    world = app.game.world
+    here = world.rooms[world.start_room]
+    away = next(ex for ex in here.visible_exits() if ex.passable)
+    a = await login(app, "Surveyor")
+    first = await a.expect_gmcp("Room.Map")
+    assert first == {"rooms": []}  # nothing explored before the first login
+    added = await a.expect_gmcp("Room.Map.Add")
+    assert [r["num"] for r in added["rooms"]] == [here.id]
+    await a.command(away.direction, "Exits:")
+    added = await a.expect_gmcp("Room.Map.Add")
+    assert [r["num"] for r in added["rooms"]] == [away.to]
+    await a.command(OPPOSITE[away.direction], "Exits:")  # been there: nothing new
+    a.send("quit")
+    await a.wait_closed()
+    assert [p for p, _ in a.gmcp].count("Room.Map.Add") == 2
+    await wait_until(lambda: app.writebehind.dirty_count == 0, what="the logout save")
+
+    a = await login(app, "Surveyor", create=False)
+    known = await a.expect_gmcp("Room.Map")
+    assert sorted(r["num"] for r in known["rooms"]) == sorted({here.id, away.to})
+    entry = next(r for r in known["rooms"] if r["num"] == away.to)
+    target = world.rooms[away.to]
+    assert entry["name"] == target.name
+    assert entry["coords"] == {"x": target.coords.x, "y": target.coords.y,
+                               "z": target.coords.z}
+    assert entry["exits"] == {DIR_SHORT[e.direction]: e.to for e in target.visible_exits()}
+    assert here.id in entry["exits"].values()
+    await a.close()
+    # A client that does not take Room gets no map.
+    b = await login(app, "Surveyor", create=False, supports=["Char 1"])
+    await b.command("look", "Exits:")
+    assert not any(p.lower().startswith("room") for p, _ in b.gmcp)
+    await b.close()
 
 
 async def test_cooldown_ends_and_group_solace(start_server, tmp_path) -> None:

@@ -182,6 +182,7 @@ class Game:
         log.info("player_entered", name=char.name, peer=session.conn.peer)
         if self.world.motd:
             session.write(self.world.motd)
+        self.lucidity.send_map(session)  # Room.Map: the rooms explored before
         self.show_room(session)
         self.send_state(session)
         self.lucidity.send_time(session)

@@ -50,6 +50,19 @@ def room_info(room: Room) -> dict[str, Any]:
     }
 
 
+def map_room(room: Room) -> dict[str, Any]:
+    """One explored room in ``Room.Map``: what a mini-map draws (no doors, no area)."""
+    return {"num": room.id, "name": room.name, "environment": room.environment,
+            "coords": {"x": room.coords.x, "y": room.coords.y, "z": room.coords.z},
+            "exits": {DIR_SHORT[e.direction]: e.to for e in room.visible_exits()}}
+
+
+def room_map(rooms: Any) -> dict[str, Any]:
+    """``Room.Map`` (every room the character has explored, at login) and ``Room.Map.Add``
+    (one newly explored room): {"rooms": [map_room, ...]}."""
+    return {"rooms": [map_room(r) for r in rooms]}
+
+
 def player_entry(char: Character) -> dict[str, str]:
     return {"name": char.name, "fullname": f"{char.name} the {profession_name(char)}"}
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from mythos.engine import gmcp
 from mythos.engine.session import Session
 from mythos.rules import lucidity as rules
 from mythos.rules import mythostime as mtime
@@ -186,9 +187,23 @@ class Lucidity:
 
     # -- exploration --------------------------------------------------------------------------
     def visit(self, char: Character) -> None:
-        """``char`` is in its room (login, after a move): the first visit is recorded."""
+        """``char`` is in its room (login, after a move): the first visit is recorded, and
+        its client's map gets the room (``Room.Map.Add``)."""
         if char.mind.explore(char.room_id):
             self.game.changed(char)
+            session = self._session(char)
+            room = self.game.world.rooms.get(char.room_id)
+            if session is not None and room is not None:
+                session.oob("Room.Map.Add", gmcp.room_map([room]))
+
+    def send_map(self, session: Session) -> None:
+        """``Room.Map`` at login: every room the character has explored before."""
+        char = session.char
+        if char is None or not session.wants("Room.Map"):
+            return
+        rooms = self.game.world.rooms
+        session.oob("Room.Map", gmcp.room_map(
+            rooms[rid] for rid in sorted(char.mind.explored) if rid in rooms))
 
     # -- the flux subsystem -------------------------------------------------------------------
     def flux_tick(self) -> None:

@@ -66,7 +66,7 @@ CLOSE_TIMEOUT = 5.0
 BAD_FRAME_BURST = 20
 BAD_FRAME_RATE = 2.0
 #: The GMCP packages a browser is sent (it may change them with Core.Supports.*).
-BROWSER_SUPPORTS = ["Char 1", "Room 1", "Comm.Channel 1"]
+BROWSER_SUPPORTS = ["Char 1", "Room 1", "Comm.Channel 1", "Mythos 1"]
 #: Close codes of our own (4000-4999 are free for applications).
 CLOSE_BAD_TOKEN = 4001
 CLOSE_AUTH_TIMEOUT = 4008

@@ -24,7 +24,7 @@ const ui = {
   players: $("players"), nobody: $("nobody"), ended: $("ended"), endedText: $("ended-text"),
   endedButton: $("ended-button"), measure: $("measure"),
   itemsToggle: $("items-toggle"), tabs: $("channel-tabs"), tabAll: $("tab-all"),
-  channelOutput: $("channel-output"),
+  channelOutput: $("channel-output"), clock: $("mythos-time"),
 };
 
 const output = new Output(ui.output, ui.more);
@@ -189,7 +189,7 @@ function onFrame(frame) {
       setStatus("Connected", "ok");
       send({ type: "gmcp", package: "Core.Hello", data: { client: "Mythos web", version: "1" } });
       send({ type: "gmcp", package: "Core.Supports.Set",
-        data: ["Char 1", "Char.Items 1", "Room 1", "Comm.Channel 1"] });
+        data: ["Char 1", "Char.Items 1", "Room 1", "Comm.Channel 1", "Mythos 1"] });
       // What is carried and on the floor, and the channels: asked for again, as a reconnect
       // may have missed changes.
       send({ type: "gmcp", package: "Char.Items.Inv", data: "" });
@@ -278,6 +278,9 @@ function onGmcp(pkg, data) {
     case "char.vitals": return showVitals(data || {});
     case "char.status": return showStatus(data || {});
     case "room.info": return showRoom(data || {});
+    case "room.map": return miniMap.explored(data, true);
+    case "room.map.add": return miniMap.explored(data, false);
+    case "mythos.time": return showTime(data || {});
     case "room.players":
       state.players.clear();
       if (Array.isArray(data)) for (const p of data) addPlayer(p, false);
@@ -314,6 +317,28 @@ function showVitals(v) {
   ui.lucidity.dataset.tier = tier;
   ui.tier.textContent = tier;
   if (v.level !== undefined) ui.level.textContent = `Level ${v.level} · ${v.xp ?? 0} XP`;
+}
+
+const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
+  "September", "October", "November", "December"];
+const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+
+/** Mythos.Time: the hour in Arkham (it comes each Mythos hour, so no minutes are shown). */
+function showTime(t) {
+  const [y, m, d, h] = [t.year, t.month, t.day, t.hour].map(Number);
+  if (![y, m, d, h].every(Number.isInteger) || m < 1 || m > 12) return;
+  const weekday = WEEKDAYS[new Date(Date.UTC(y, m - 1, d)).getUTCDay()];
+  const hour = h === 0 ? "midnight" : h === 12 ? "noon" : `${h % 12} ${h < 12 ? "am" : "pm"}`;
+  const night = t.period === "night";
+  const sky = document.createElement("span");
+  sky.className = "sky";
+  sky.setAttribute("aria-hidden", "true");
+  sky.textContent = night ? "☾" : "☀";
+  const text = `${hour} · ${weekday}, ${d} ${MONTHS[m - 1]} ${y}`;
+  ui.clock.replaceChildren(sky, document.createTextNode(text));
+  ui.clock.dataset.period = night ? "night" : "day";
+  ui.clock.title = night ? "Night in Arkham" : "Day in Arkham";
+  ui.clock.hidden = false;
 }
 
 function showStatus(s) {

@@ -1,6 +1,8 @@
-// The mini-map: every room the player has seen (from Room.Info: its coordinates and exits),
-// drawn around the room they are in. Kept per character in localStorage, so a reload or another
-// day keeps what was explored. Clicking a neighbouring room walks there.
+// The mini-map: every room the character has explored, drawn around the room they are in. The
+// server sends them all at login (Room.Map, the same rooms `explored` and `map` use) and each
+// new one as it is found (Room.Map.Add); Room.Info adds the current room's doors and area. So a
+// reload, another browser or another day shows everything explored. Clicking a neighbouring
+// room walks there.
 
 const SVG = "http://www.w3.org/2000/svg";
 const STEP = {
@@ -10,7 +12,6 @@ export const DIRECTION_NAMES = {
   n: "north", ne: "northeast", e: "east", se: "southeast", s: "south", sw: "southwest",
   w: "west", nw: "northwest", u: "up", d: "down",
 };
-const MAX_ROOMS = 3000;
 const RX = 3; // cells shown left and right of the current room
 const RY = 2; // and above and below
 
@@ -28,29 +29,39 @@ export class MiniMap {
     this.onWalk = onWalk;
     this.rooms = new Map();
     this.here = null;
-    this.key = null;
-    this._saveTimer = null;
+    this.name = "";
   }
 
-  /** Load the rooms this character has seen before. */
+  /** A new character (or the same one again): forget the rooms until the server sends them. */
   load(name) {
-    this.key = `mythos:map:${name.toLowerCase()}`;
+    this.name = name.toLowerCase();
     this.rooms.clear();
     this.here = null;
-    try {
-      const saved = JSON.parse(localStorage.getItem(this.key) || "[]");
-      if (Array.isArray(saved)) for (const r of saved) if (r && r.num) this.rooms.set(r.num, r);
-    } catch { /* a damaged map is forgotten */ }
     this.draw();
   }
 
-  _save() {
-    if (!this.key || this._saveTimer) return;
-    this._saveTimer = setTimeout(() => {
-      this._saveTimer = null;
-      const all = [...this.rooms.values()].slice(-MAX_ROOMS);
-      try { localStorage.setItem(this.key, JSON.stringify(all)); } catch { /* full: keep going */ }
-    }, 400);
+  /** Room.Map (every explored room, replacing what was known) or Room.Map.Add (new ones). */
+  explored(data, replace) {
+    const list = data && Array.isArray(data.rooms) ? data.rooms : null;
+    if (!list) return;
+    const old = this.rooms;
+    if (replace) this.rooms = new Map();
+    for (const r of list) {
+      if (!r || typeof r.num !== "string" || !r.coords) continue;
+      const c = r.coords;
+      const before = old.get(r.num);
+      this.rooms.set(r.num, {
+        num: r.num, name: String(r.name || ""), area: before ? before.area : "",
+        env: String(r.environment || ""), x: Number(c.x) || 0, y: Number(c.y) || 0,
+        z: Number(c.z) || 0, exits: r.exits && typeof r.exits === "object" ? r.exits : {},
+        doors: before ? before.doors : {},
+      });
+    }
+    // The current room stays, though a Room.Info will come too.
+    if (replace && this.here && old.has(this.here) && !this.rooms.has(this.here)) {
+      this.rooms.set(this.here, old.get(this.here));
+    }
+    this.draw();
   }
 
   /** A Room.Info message: remember the room, make it the current one, redraw. */
@@ -63,11 +74,9 @@ export class MiniMap {
       z: Number(c.z) || 0, exits: info.exits && typeof info.exits === "object" ? info.exits : {},
       doors: info.doors && typeof info.doors === "object" ? info.doors : {},
     };
-    this.rooms.delete(room.num); // re-insert: most recently seen last
     this.rooms.set(room.num, room);
     this.here = room.num;
     this.draw();
-    this._save();
   }
 
   draw() {
