@@ -22,10 +22,8 @@ import itertools
 import random
 import re
 import signal
-import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +33,7 @@ from sqlalchemy.engine import make_url
 from mythos.store import Store
 from mythos.store.migrate import upgrade
 from test_cli import child_env
+from test_economy import serving as economy_serving
 from test_items import db_items
 
 from mudclient import PASSWORD, MudClient
@@ -48,37 +47,18 @@ FLUSH, PULSE = 0.3, 0.1
 SLACK = 0.7
 
 
-@contextlib.asynccontextmanager
-async def serving(db_url: str, cwd: Path) -> AsyncIterator[tuple[asyncio.subprocess.Process,
-                                                                 int]]:
-    env = child_env(MYTHOS_START_ROOM=STORE, MYTHOS_FLUSH_INTERVAL=str(FLUSH),
-                    MYTHOS_PULSE_SECONDS=str(PULSE), MYTHOS_COMMANDS_PER_SECOND="1000",
-                    MYTHOS_CHANNEL_RATE_LIMITS="false", MYTHOS_LOG_LEVEL="WARNING",
-                    MYTHOS_DATA_DIR=str(cwd),
-                    # no NPCs: a fight or a death would move items no bot asked for
-                    MYTHOS_NPCS="false")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "mythos", "serve", "--world", str(WORLD_DIR), "--host",
-        "127.0.0.1", "--telnet-port", "0", "--web-port", "0", "--database-url", db_url,
-        cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-    assert proc.stdout is not None
-    try:
-        out = ""
-        async with asyncio.timeout(30):
-            while "Press Ctrl-C" not in out:
-                line = await proc.stdout.readline()
-                assert line, f"mythos serve ended early:\n{out}"
-                out += line.decode()
-        m = re.search(r"telnet \S+ (\d+)", out)
-        assert m, out
-        drain = asyncio.get_running_loop().create_task(proc.stdout.read())
-        yield proc, int(m[1])
-        drain.cancel()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+def chaos_env(cwd: Path) -> dict[str, str]:
+    return child_env(MYTHOS_START_ROOM=STORE, MYTHOS_FLUSH_INTERVAL=str(FLUSH),
+                     MYTHOS_PULSE_SECONDS=str(PULSE), MYTHOS_COMMANDS_PER_SECOND="1000",
+                     MYTHOS_CHANNEL_RATE_LIMITS="false", MYTHOS_LOG_LEVEL="WARNING",
+                     MYTHOS_DATA_DIR=str(cwd),
+                     # no NPCs: a fight or a death would move items no bot asked for
+                     MYTHOS_NPCS="false")
+
+
+def serving(db_url: str, cwd: Path):
+    """The real server as a process, tuned for the chaos bots."""
+    return economy_serving(db_url, cwd, chaos_env(cwd))
 
 
 Delta = dict[tuple[str, str], int]  # (bot, key) -> change; key: a proto, or "satchel:<proto>"

@@ -180,14 +180,15 @@ async def test_a_failed_commit_moves_nothing(db_url, start_server):
 # -- killed right after answering -----------------------------------------------------------------
 
 @contextlib.asynccontextmanager
-async def serving(db_url: str, cwd: Path) -> AsyncIterator[tuple[asyncio.subprocess.Process,
-                                                                 int]]:
-    """``python -m mythos serve`` on ``db_url`` until it says where to connect; yields the
-    process and its telnet port. Killed at the end if still running."""
+async def serving(db_url: str, cwd: Path, env: dict[str, str] | None = None
+                  ) -> AsyncIterator[tuple[asyncio.subprocess.Process, int]]:
+    """``python -m mythos serve`` on ``db_url`` (environment ``env``, default ``child_env()``)
+    until it says where to connect; yields the process and its telnet port. Killed at the end
+    if still running."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "mythos", "serve", "--world", str(WORLD_DIR), "--host",
         "127.0.0.1", "--telnet-port", "0", "--web-port", "0", "--database-url", db_url,
-        cwd=cwd, env=child_env(), stdin=asyncio.subprocess.DEVNULL,
+        cwd=cwd, env=env or child_env(), stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
     assert proc.stdout is not None
     try:
