@@ -142,6 +142,23 @@ def _pick_own(ctx: Ctx, args: str, verb: str) -> tuple[Item, int] | None:
     return picked.items[0]
 
 
+def _offer(ctx: Ctx, args: str, verb: str) -> tuple[Shop, Item, int, int] | None:
+    """The shop here, the thing of yours named and what the keeper would pay for it; None
+    (and the player told why) when any of them is missing."""
+    shop = find_shop(ctx)
+    if shop is None:
+        return None
+    chosen = _pick_own(ctx, args, verb)
+    if chosen is None:
+        return None
+    item, qty = chosen
+    price, why = rules.sell_price(shop, item, qty)
+    if not price:
+        ctx.send(why)
+        return None
+    return shop, item, qty, price
+
+
 @command("sell", category="shops", min_posture=Posture.SITTING)
 @economic
 async def sell(ctx: Ctx, args: str) -> None:
@@ -149,17 +166,10 @@ async def sell(ctx: Ctx, args: str) -> None:
 
     In a shop: sell something you carry for coins: 'sell watch', 'sell 6 cartridges'.
     'value <item>' tells what you would get first."""
-    shop = find_shop(ctx)
-    if shop is None:
+    offer = _offer(ctx, args, "sell")
+    if offer is None:
         return
-    chosen = _pick_own(ctx, args, "sell")
-    if chosen is None:
-        return
-    item, qty = chosen
-    price, why = rules.sell_price(shop, item, qty)
-    if not price:
-        ctx.send(why)
-        return
+    shop, item, qty, price = offer
     money = ctx.game.world.protos[rules.MONEY]
     if rules.stack_at(ctx.char.items, money) is None and (
             len(rules.carried(ctx.char)) - (1 if qty >= item.quantity else 0)
@@ -181,16 +191,9 @@ def value(ctx: Ctx, args: str) -> None:
     """value <item>
 
     In a shop: what the keeper would pay for something you carry."""
-    shop = find_shop(ctx)
-    if shop is None:
+    offer = _offer(ctx, args, "value")
+    if offer is None:
         return
-    chosen = _pick_own(ctx, args, "value")
-    if chosen is None:
-        return
-    item, qty = chosen
-    price, why = rules.sell_price(shop, item, qty)
-    if not price:
-        ctx.send(why)
-        return
+    shop, item, qty, price = offer
     ctx.send(says(shop, f"I'd give you {price} coin{'s' if price != 1 else ''} for "
                         f"{rules.the(item.proto.named(qty))}."))
