@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -35,6 +36,20 @@ LOGIN_TIMEOUT = 90.0
 
 class LoginFailed(Exception):
     pass
+
+
+def login_failure(bot: Bot, exc: BaseException) -> str:
+    """Why a login failed, short and without the bot's name (so equal reasons count together):
+    the exception, and the last line the server sent before it."""
+    text = exc.__class__.__name__
+    detail = str(exc).replace(bot.name, "<bot>").strip()
+    if detail:
+        text += f": {detail[:100]}"
+    last = [ln for ln in re.sub(rb"\x1b\[[0-9;]*m", b"", bot.login_text).decode(
+        "utf-8", "replace").replace(bot.name, "<bot>").splitlines() if ln.strip()]
+    if last:
+        text += f" (last text: {last[-1].strip()[:100]!r})"
+    return text
 
 
 # -- what the servers say -----------------------------------------------------------------------
@@ -247,12 +262,16 @@ class Bot:
         self._expect: Expect | None = None
         self._answer: asyncio.Future[tuple[str, float]] | None = None
         self._capture: bytearray | None = None
+        #: The last text that arrived before the login completed (why a login failed).
+        self.login_text = b""
         self.task: asyncio.Task[None] | None = None
 
     # -- what the server sends ------------------------------------------------------------------
     def _on_text(self, data: bytes, now: float) -> None:
         if self._capture is not None:
             self._capture += data
+        if not self.logged_in:
+            self.login_text = (self.login_text + data)[-TAIL:]
         e = self._expect
         if e is None:
             return

@@ -21,9 +21,10 @@ import asyncio
 import json
 import resource
 import sys
+from collections import Counter
 from typing import Any
 
-from bench.bots import PROFILES, Bot, LoginFailed, Stats, usable
+from bench.bots import PROFILES, Bot, LoginFailed, Stats, login_failure, usable
 from bench.transport import WebSocketTransport
 
 LAG_INTERVAL = 0.05
@@ -67,6 +68,7 @@ class LoadGen:
                                               available)
         sem = asyncio.Semaphore(int(req.get("concurrency", 20)))
         ok = failed = 0
+        reasons: Counter[str] = Counter()
 
         async def one(bot_name: str) -> None:
             nonlocal ok, failed
@@ -80,6 +82,7 @@ class LoadGen:
                     failed += 1
                     kind = "login_timeout" if isinstance(exc, TimeoutError) else "login_failed"
                     self.stats.error(name, kind)
+                    reasons[login_failure(bot, exc)] += 1
                     bot.quit()
                     return
             ok += 1
@@ -89,7 +92,7 @@ class LoadGen:
                                             lambda: self.stats))
 
         await asyncio.gather(*(one(n) for n in req["names"]))
-        return {"ok": ok, "failed": failed}
+        return {"ok": ok, "failed": failed, "reasons": dict(reasons)}
 
     def report(self) -> dict[str, Any]:
         out = self.stats.as_dict()

@@ -28,18 +28,25 @@ _ESCAPES = re.compile(
 _CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
+#: What each markup token becomes: with ANSI colour, and as plain text.
+_TO_ANSI = {"{{": "{", **{f"{{{k}}}": v for k, v in _ANSI.items()}, "{X}": _ANSI["x"]}
+_TO_PLAIN = {k: ("{" if k == "{{" else "") for k in _TO_ANSI}
+
+
+def _sub_ansi(m: re.Match[str]) -> str:
+    return _TO_ANSI[m.group(0)]
+
+
+def _sub_plain(m: re.Match[str]) -> str:
+    return _TO_PLAIN[m.group(0)]
+
+
 def render(text: str, *, ansi: bool) -> str:
     """Turn markup into ANSI colour (``ansi=True``) or into plain text."""
-
-    def sub(m: re.Match[str]) -> str:
-        if m.group(0) == "{{":
-            return "{"
-        code = m.group(1)
-        if code == "X":
-            code = "x"
-        return _ANSI[code] if ansi else ""
-
-    out = _MARKUP.sub(sub, text)
+    if "{" not in text:
+        out = text  # no markup (player text is escaped: a brace in it is "{{")
+    else:
+        out = _MARKUP.sub(_sub_ansi if ansi else _sub_plain, text)
     if ansi:
         last = out.rfind("\x1b[")
         if last >= 0 and not out.startswith("\x1b[0m", last):

@@ -254,6 +254,8 @@ class Economy:
         self.game = game
         self.store = ItemStore.of(game.store)
         self._lock = asyncio.Lock()
+        #: Set when the turn holding ``_lock`` ends.
+        self._turn_over = asyncio.Event()
         self._count = game.metrics.item_transactions
 
     @property
@@ -270,16 +272,23 @@ class Economy:
                 await self._lock.acquire()
         except TimeoutError:
             raise Busy from None
+        self._turn_over = done = asyncio.Event()
         try:
             yield
         finally:
+            done.set()
             self._lock.release()
 
     async def settled(self) -> None:
         """Wait until no action is between its commit and its change in memory (a login
-        reads a character's items only then)."""
-        async with self._lock:
-            pass
+        reads a character's items only then): the turn under way, if any, has ended.
+
+        Not the turns queued behind it: those have not committed anything yet, and any of
+        them may as well start right after this returns (the lock is not held over the read).
+        Waiting for the whole queue made a login wait for every item action in the game
+        queued before it, past its timeout when the database writer is busy."""
+        if self._lock.locked():
+            await self._turn_over.wait()
 
     async def commit(self, txn: Txn) -> str | None:
         """Run ``txn`` as one transaction; then change memory and tell the clients.

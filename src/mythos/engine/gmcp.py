@@ -14,11 +14,29 @@ from mythos.world.model import DIR_SHORT, Character, Room
 DEFAULT_SUPPORTS = frozenset({"char", "room", "core"})
 
 
+def _prefixes(package: str) -> tuple[str, ...]:
+    """'Comm.Channel.Text' -> ('comm', 'comm.channel', 'comm.channel.text')."""
+    parts = package.lower().split(".")
+    return tuple(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+
+
+#: Package name -> its prefixes; package names are the game's own (a few dozen), so this
+#: stays small. ``supported`` runs for every message to every session: no splitting there.
+_PREFIXES: dict[str, tuple[str, ...]] = {}
+
+
 def supported(package: str, supports: set[str] | frozenset[str]) -> bool:
     """Whether 'Comm.Channel.Text' is covered by what the client named ('comm.channel' or
     'comm'); Core is always on."""
-    parts = package.lower().split(".")
-    return any(".".join(parts[:i]) in supports for i in range(1, len(parts) + 1))
+    prefixes = _PREFIXES.get(package)
+    if prefixes is None:
+        prefixes = _prefixes(package)
+        if len(_PREFIXES) < 1024:
+            _PREFIXES[package] = prefixes
+    for p in prefixes:
+        if p in supports:
+            return True
+    return False
 
 
 def profession_name(char: Character) -> str:
@@ -63,8 +81,20 @@ def room_map(rooms: Any) -> dict[str, Any]:
     return {"rooms": [map_room(r) for r in rooms]}
 
 
+#: (name, profession) -> ``player_entry``: built once per character, not once per listener
+#: (``Room.Players`` lists a whole room at every move). Shared: never mutate what it returns.
+_ENTRIES: dict[tuple[str, str], dict[str, str]] = {}
+
+
 def player_entry(char: Character) -> dict[str, str]:
-    return {"name": char.name, "fullname": f"{char.name} the {profession_name(char)}"}
+    key = (char.name, char.profession)
+    entry = _ENTRIES.get(key)
+    if entry is None:
+        if len(_ENTRIES) >= 20000:
+            _ENTRIES.clear()
+        entry = _ENTRIES[key] = {"name": char.name,
+                                 "fullname": f"{char.name} the {profession_name(char)}"}
+    return entry
 
 
 def room_players(room: Room) -> list[dict[str, str]]:

@@ -211,6 +211,10 @@ class Social:
         """Send a line to each receiver who hears ``talker`` on ``channel`` (the talker always
         sees its own), as text and as ``Comm.Channel.Text``. Returns how many others heard."""
         heard = 0
+        # Most receivers get the same line: its Comm.Channel.Text is built once per distinct
+        # line, not once per receiver (a zone channel reaches hundreds).
+        last_line: str | None = None
+        data: dict[str, str] = {}
         for i, c in enumerate(list(receivers)):
             s = c.link
             if not isinstance(s, Session) or not s.playing:
@@ -220,8 +224,10 @@ class Social:
                     continue
                 heard += 1
             line = line_for(c)
+            if line != last_line:
+                last_line, data = line, gmcp.channel_text(channel, talker.name, line)
             s.write(line)
-            s.oob("Comm.Channel.Text", gmcp.channel_text(channel, talker.name, line))
+            s.oob("Comm.Channel.Text", data)
             if i % CHUNK == CHUNK - 1:
                 await asyncio.sleep(0)
         return heard

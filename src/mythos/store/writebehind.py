@@ -97,7 +97,12 @@ class WriteBehind:
     async def settle(self, char_id: int) -> Character | None:
         """Wait for a flush in progress to end, then return ``pending(char_id)``.
 
-        Login calls this before it reads the character's row."""
+        Login calls this before it reads the character's row. A character with nothing
+        unsaved (neither dirty nor in the flush under way) is not waited for: its row is
+        current, and a flush of thousands of others (seconds, on a busy server) must not hold
+        up its login."""
+        if self.pending(char_id) is None:
+            return None
         async with self._lock:
             return self.pending(char_id)
 
