@@ -36,6 +36,7 @@ from bench.servers import (
     REPO,
     EvenniaServer,
     ExternalServer,
+    MythosCluster,
     MythosServer,
     Sampler,
     Target,
@@ -53,7 +54,7 @@ class Pool:
 
     def __init__(self, target: Target, workers: int, transport: str = "telnet") -> None:
         self.target = target
-        self.n = max(1, workers)
+        self.n = max(1, workers, len(target.endpoints))
         # Evennia's web client speaks its own protocol: its bots use telnet.
         self.transport = transport if target.profile == "mythos" else "telnet"
         self.procs: list[asyncio.subprocess.Process] = []
@@ -62,10 +63,13 @@ class Pool:
         self._locks: list[asyncio.Lock] = []
 
     async def start(self) -> None:
-        for _ in range(self.n):
+        # A cluster's gateways share the load generators out: generator i -> gateway i % n.
+        doors = self.target.endpoints or [(self.target.port, self.target.web_port)]
+        for i in range(self.n):
+            port, web_port = doors[i % len(doors)]
             self.procs.append(await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bench.loadgen", self.target.host, str(self.target.port),
-                self.target.profile, self.transport, str(self.target.web_port or "-"), cwd=REPO,
+                sys.executable, "-m", "bench.loadgen", self.target.host, str(port),
+                self.target.profile, self.transport, str(web_port or "-"), cwd=REPO,
                 env={**os.environ, "PYTHONPATH": str(REPO)},
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 28))
             self._locks.append(asyncio.Lock())
@@ -96,7 +100,7 @@ class Pool:
         ``prefix`` + a number, spread over the processes."""
         have = self.count.get(group, 0)
         if total <= have:
-            return {"ok": 0, "failed": 0}
+            return {"ok": 0, "failed": 0, "reasons": {}}
         ws = workers or list(range(self.n))
         names: dict[int, list[str]] = {w: [] for w in ws}
         for idx in range(have, total):
@@ -111,7 +115,11 @@ class Pool:
         ok = sum(r["ok"] for r in replies)
         failed = sum(r["failed"] for r in replies)
         self.failed[group] = self.failed.get(group, 0) + failed
-        return {"ok": ok, "failed": failed}
+        reasons: dict[str, int] = {}
+        for r in replies:
+            for why, v in r.get("reasons", {}).items():
+                reasons[why] = reasons.get(why, 0) + v
+        return {"ok": ok, "failed": failed, "reasons": reasons}
 
     async def play(self, group: str, on: bool = True) -> None:
         await self.all({"op": "play", "group": group, "on": on})
@@ -286,6 +294,9 @@ class Bench:
         window = sampler.window(t0, t1) if sampler else {"cpu_percent": None, "rss_mib": None}
         step["cpu_percent"] = window["cpu_percent"]
         step["rss_mib"] = window["rss_mib"]
+        if sampler and len(target.roles) > 1:  # a cluster: each process on its own
+            step["processes"] = [{"role": role, **w} for role, w
+                                 in zip(target.roles, sampler.windows(t0, t1), strict=True)]
         step["rss_per_connection_kib"] = None
         if window["rss_mib"] is not None and baseline_rss is not None and main["connected"]:
             step["rss_per_connection_kib"] = round(
@@ -330,6 +341,8 @@ class Bench:
         self.log(f"{step['target']} {step['scenario']} {step['bots']} bots: "
                  f"{step['commands_per_s']} cmd/s, p50 {lat['p50']} p99 {lat['p99']} ms, "
                  f"cpu {step['cpu_percent']}%, errors {step['error_count']}")
+        for why, n in sorted(step.get("login_errors", {}).items(), key=lambda kv: -kv[1]):
+            self.log(f"  {n} failed logins: {why}")
 
     # -- scenarios ------------------------------------------------------------------------------
     async def ramp(self, targets: list[Target], mix: str) -> None:
@@ -352,6 +365,7 @@ class Bench:
                                               hold=a.hold,
                                               baseline_rss=self.fresh_rss.get(t.name))
                     step["login_failed"] = grown["failed"]
+                    step["login_errors"] = grown["reasons"]
                     step["error_count"] += grown["failed"]
                     if len(targets) > 1:
                         await pool.play("main", False)
@@ -378,6 +392,7 @@ class Bench:
                                       hold=a.hold,
                                       baseline_rss=self.fresh_rss.get(target.name))
             step["login_failed"] = grown["failed"]
+            step["login_errors"] = grown["reasons"]
             step["error_count"] += grown["failed"]
             self.done(step)
         finally:
@@ -431,7 +446,8 @@ class Bench:
                                                  for k, v in probe["errors"].items()}},
                 "probe_latency_ms": probe["latency_ms"],
                 "storm": {"logins": a.storm, "ok": grown["ok"], "failed": grown["failed"],
-                          "seconds": round(storm_seconds, 2), "login_ms": summary_ms(logins)},
+                          "failures": grown["reasons"], "seconds": round(storm_seconds, 2),
+                          "login_ms": summary_ms(logins)},
             }
             step["error_count"] = sum(step["errors"].values()) + grown["failed"]
             step.update(server_numbers(m0, m1, seconds))
@@ -456,8 +472,9 @@ class Bench:
         targets = await self.targets()
         try:
             for t in targets:
-                self.log(f"starting {t.name} ..." + (f" (its log: {t.log})"
-                                                     if isinstance(t, MythosServer) else ""))
+                self.log(f"starting {t.name} ..." + (
+                    f" (its log: {t.log})" if isinstance(t, MythosServer | MythosCluster)
+                    else ""))
                 await t.start()
                 self.log(f"{t.name}: telnet {t.host}:{t.port}"
                          + (f", metrics {t.metrics_url}" if t.metrics_url else ""))
@@ -483,7 +500,7 @@ class Bench:
                     await t.stop()
         # The server's scratch directory (database, log) is kept only when the run failed.
         for t in targets:
-            if isinstance(t, MythosServer):
+            if isinstance(t, MythosServer | MythosCluster):
                 await asyncio.to_thread(shutil.rmtree, t.workdir, True)
         return {
             "schema": SCHEMA,
@@ -518,7 +535,8 @@ class Bench:
         out: list[Target] = []
         if a.target in ("mythos", "both"):
             work = Path(tempfile.mkdtemp(prefix="mythos-bench-"))
-            out.append(MythosServer(work))
+            out.append(MythosCluster(work, a.gateways, a.nats_url) if a.gateways
+                       else MythosServer(work))
         if a.target in ("evennia", "both"):
             out.append(EvenniaServer())
         return out
@@ -580,6 +598,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--target", choices=("mythos", "evennia", "both"), default="mythos",
                    help="the server(s) to measure; both: alternating step by step")
+    p.add_argument("--gateways", type=int, default=0,
+                   help="0: Mythos as one process (mythos serve); N: mythos world and N "
+                        "mythos gateways over NATS (--nats-url), the bots spread over them")
+    p.add_argument("--nats-url", default="nats://127.0.0.1:4222",
+                   help="the NATS server of --gateways")
     p.add_argument("--scenarios", default="crowded,storm,ramp",
                    help="which scenarios, in order (crowded, storm, ramp)")
     p.add_argument("--steps", default=DEFAULT_STEPS, help="bots at each step of the ramp")
@@ -600,7 +623,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--settle", type=float, default=2.0,
                    help="seconds to let the server settle after a scenario's bots quit")
     p.add_argument("--workers", type=int, default=2, help="load-generator processes")
-    p.add_argument("--login-concurrency", type=int, default=40,
+    # The server hashes at most two passwords at a time (hash_threads): more logins in flight
+    # log in no faster, they only queue inside a server that is busy with the bots already in.
+    p.add_argument("--login-concurrency", type=int, default=8,
                    help="logins in flight at once while growing a step")
     p.add_argument("--transport", default=None, choices=("telnet", "websocket", "mixed"),
                    help="how Mythos bots connect; mixed (the default for Mythos alone): every "

@@ -57,6 +57,11 @@ class Target:
     web_port: int | None = None  # HTTP: the WebSocket bots log in and play there
     pids: list[int] = field(default_factory=list)
     version: str = ""
+    #: (telnet port, web port) of each front door: a cluster has a gateway each; the load
+    #: generators spread over them. Empty: (port, web_port).
+    endpoints: list[tuple[int, int | None]] = field(default_factory=list)
+    #: What each of ``pids`` is ("serve", "world", "gateway g0" ...), for the per-process figures.
+    roles: list[str] = field(default_factory=list)
 
     async def start(self) -> None:
         pass
@@ -89,9 +94,9 @@ class MythosServer(Target):
                 "--telnet-port", "0", "--web-port", "0",
                 "--database-url", f"sqlite+aiosqlite:///{db}", "--world",
                 str(REPO / "data" / "world"),
-                # every bot comes from this machine: lift the per-address cap
-                env=child_env(MYTHOS_MAX_CONNECTIONS_PER_ADDRESS="1000000",
-                              MYTHOS_MAX_CONNECTIONS="1000000"),
+                # every bot comes from this machine: lift the per-address cap (as Evennia's
+                # throttles are raised); the total cap stays the server's default
+                env=child_env(MYTHOS_MAX_CONNECTIONS_PER_ADDRESS="1000000"),
                 cwd=self.workdir, stdin=asyncio.subprocess.DEVNULL,
                 stdout=logf, stderr=logf)
         finally:
@@ -129,9 +134,121 @@ class MythosServer(Target):
             await proc.wait()
 
 
+async def spawn_mythos(python: str, args: list[str], workdir: Path, log: Path,
+                       env: dict[str, str], ready: str, timeout: float = 60,
+                       ) -> tuple[asyncio.subprocess.Process, str]:
+    """``python -m mythos ARGS`` with its output in ``log``; waits until it prints ``ready``.
+    Returns the process and what it printed so far."""
+    logf = await asyncio.to_thread(open, log, "wb")
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            python, "-m", "mythos", *args, env=env, cwd=workdir,
+            stdin=asyncio.subprocess.DEVNULL, stdout=logf, stderr=logf)
+    finally:
+        await asyncio.to_thread(logf.close)
+    deadline = time.monotonic() + timeout
+    while True:
+        text = await asyncio.to_thread(log.read_text, errors="replace")
+        if ready in text:
+            return proc, text
+        if proc.returncode is not None or time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+            raise RuntimeError(f"mythos {args[0]} did not start:\n{text[-3000:]}")
+        await asyncio.sleep(0.1)
+
+
+async def terminate(proc: asyncio.subprocess.Process | None, timeout: float = 60) -> None:
+    if proc is None or proc.returncode is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+
+
+class MythosCluster(Target):
+    """The world and ``gateways`` gateways over NATS (``mythos world``, ``mythos gateway``),
+    each its own process, on a fresh SQLite file; the bots spread over the gateways."""
+
+    def __init__(self, workdir: Path, gateways: int, nats_url: str,
+                 python: str = sys.executable) -> None:
+        super().__init__("mythos", "mythos")
+        self.workdir = workdir
+        self.gateways = max(1, gateways)
+        self.nats_url = nats_url
+        self.python = python
+        self.procs: list[asyncio.subprocess.Process] = []
+        self.log = workdir / "mythos-world.log"
+
+    async def start(self, timeout: float = 60) -> None:
+        db = self.workdir / "bench.db"
+        env = child_env(MYTHOS_MAX_CONNECTIONS_PER_ADDRESS="1000000",
+                        MYTHOS_NATS_URL=self.nats_url,
+                        MYTHOS_BUS_PREFIX=f"bench{os.getpid()}x{int(time.time())}")
+        world, text = await spawn_mythos(
+            self.python, ["world", "--host", "127.0.0.1", "--web-port", "0", "--database-url",
+                          f"sqlite+aiosqlite:///{db}", "--world", str(REPO / "data" / "world")],
+            self.workdir, self.log, env, "Gateways: mythos gateway", timeout)
+        self.procs.append(world)
+        w = re.search(r"http://(\S+?):(\d+)/health", text)
+        if not w:
+            await self.stop()
+            raise RuntimeError(f"no port in what mythos world printed:\n{text[-3000:]}")
+        self.metrics_url = f"http://{w[1]}:{w[2]}/metrics"
+        self.roles = ["world"]
+        for i in range(self.gateways):
+            gw, text = await spawn_mythos(
+                self.python, ["gateway", "--host", "127.0.0.1", "--telnet-port", "0",
+                              "--web-port", "0", "--name", f"g{i}"],
+                self.workdir, self.workdir / f"mythos-gateway-{i}.log", env,
+                "Press Ctrl-C to stop.", timeout)
+            self.procs.append(gw)
+            m = re.search(r"telnet (\S+) (\d+)", text)
+            h = re.search(r"http://(\S+?):(\d+)/", text)
+            if not (m and h):
+                await self.stop()
+                raise RuntimeError(f"no ports in what mythos gateway printed:\n{text[-3000:]}")
+            self.host = m[1]
+            self.endpoints.append((int(m[2]), int(h[2])))
+            self.roles.append(f"gateway g{i}")
+        self.port, self.web_port = self.endpoints[0]
+        self.pids = [p.pid for p in self.procs]
+        await self._wait_for_world(timeout)
+        from mythos import __version__
+
+        self.version = f"{__version__} (world + {self.gateways} gateway"
+        self.version += "s)" if self.gateways > 1 else ")"
+
+    async def _wait_for_world(self, timeout: float) -> None:
+        """Until every gateway's /health says it hears the world."""
+        deadline = time.monotonic() + timeout
+        for _, web in self.endpoints:
+            while True:
+                try:
+                    reader, writer = await asyncio.open_connection(self.host, web)
+                    writer.write(b"GET /health HTTP/1.0\r\nHost: x\r\n\r\n")
+                    status = (await reader.readline()).split()
+                    writer.close()
+                    if len(status) > 1 and status[1] == b"200":
+                        break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the gateways never saw the world")
+                await asyncio.sleep(0.2)
+
+    async def stop(self) -> None:
+        for proc in reversed(self.procs):  # the gateways, then the world
+            await terminate(proc)
+
+
 # -- Evennia --------------------------------------------------------------------------------------
 
-EVENNIA_VERSION = "5.0.1"
+EVENNIA_VERSION = "6.1.0"
 EVENNIA_PYTHON = os.environ.get("EVENNIA_PYTHON", "/root/.pyenv/versions/3.12.1/bin/python3.12")
 EVENNIA_VENV = BENCH / ".evennia-venv"
 EVENNIA_GAME = BENCH / "evennia-game"
@@ -272,6 +389,8 @@ class Sampler:
         self.procs = [psutil.Process(p) for p in pids]
         self.interval = interval
         self.samples: list[tuple[float, float, int]] = []  # (monotonic, cpu %, rss bytes)
+        #: The same, for each process on its own (in the order of ``pids``).
+        self.each: list[list[tuple[float, float, int]]] = [[] for _ in pids]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
 
@@ -283,24 +402,33 @@ class Sampler:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             cpu, rss = 0.0, 0
-            for p in self.procs:
+            now = time.monotonic()
+            for p, mine in zip(self.procs, self.each, strict=True):
                 try:
-                    cpu += p.cpu_percent(None)
-                    rss += p.memory_info().rss
+                    one_cpu, one_rss = p.cpu_percent(None), p.memory_info().rss
                 except self._psutil.Error:
                     continue
-            self.samples.append((time.monotonic(), cpu, rss))
+                cpu += one_cpu
+                rss += one_rss
+                mine.append((now, one_cpu, one_rss))
+            self.samples.append((now, cpu, rss))
 
     def stop(self) -> None:
         self._stop.set()
 
-    def window(self, t0: float, t1: float) -> dict[str, float | None]:
+    def window(self, t0: float, t1: float,
+               samples: list[tuple[float, float, int]] | None = None) -> dict[str, float | None]:
         """Mean CPU % and the last RSS (MiB) of the samples between t0 and t1."""
-        inside = [s for s in self.samples if t0 < s[0] <= t1 + self.interval / 2]
+        inside = [s for s in (self.samples if samples is None else samples)
+                  if t0 < s[0] <= t1 + self.interval / 2]
         if not inside:
             return {"cpu_percent": None, "rss_mib": None}
         return {"cpu_percent": round(sum(s[1] for s in inside) / len(inside), 1),
                 "rss_mib": round(inside[-1][2] / 2**20, 2)}
+
+    def windows(self, t0: float, t1: float) -> list[dict[str, float | None]]:
+        """``window`` for each process on its own."""
+        return [self.window(t0, t1, mine) for mine in self.each]
 
     def rss_now(self) -> int | None:
         total = 0

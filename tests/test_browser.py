@@ -182,7 +182,7 @@ async def test_play_in_the_browser(server, browser):
     await wait_until(lambda: "ashley" in server.game.online)
 
     # A dropped connection: the page says so, reconnects by itself, and plays on.
-    server.game.online["ashley"].link.conn.abort()
+    next(s.conn for s in server.gateway.sessions.values() if s.name == "Ashley").abort()
     await expect(output).to_contain_text("The connection to Arkham was lost")
     await expect(output).to_contain_text("Reconnected", timeout=10_000)
     await expect(page.locator("#conn-status")).to_have_text("Connected")

@@ -1,4 +1,5 @@
-"""The ``mythos`` command line: serve, db upgrade, world check, account create/role."""
+"""The ``mythos`` command line: serve, world, gateway, db upgrade, world check, account
+create/role."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ from mythos.config import Settings
 app = typer.Typer(help="Mythos: a MUD server set in Lovecraft's Arkham.", no_args_is_help=True,
                   add_completion=False, rich_markup_mode=None)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True, rich_markup_mode=None)
-world_app = typer.Typer(help="The world files.", no_args_is_help=True, rich_markup_mode=None)
+world_app = typer.Typer(
+    help="The world process (mythos world: the game and its database, serving gateways over "
+         "NATS), and the world files (mythos world check).",
+    invoke_without_command=True, rich_markup_mode=None)
 account_app = typer.Typer(help="Accounts and roles.", no_args_is_help=True,
                           rich_markup_mode=None)
 app.add_typer(db_app, name="db")
@@ -52,6 +56,59 @@ def migrate(url: str) -> None:
         fail(f"cannot use the database {mask_url(url)}: {reason}")
 
 
+HostOpt = Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1]")]
+NatsOpt = Annotated[str | None, typer.Option(
+    help="NATS server URL, credentials in it if any [default: nats://127.0.0.1:4222; env "
+         "MYTHOS_NATS_URL]. The shared token is MYTHOS_BUS_TOKEN (env or mythos.toml only)")]
+PrefixOpt = Annotated[str | None, typer.Option(
+    help="First token of the NATS subjects; the world and its gateways must agree "
+         "[default: mythos]")]
+
+
+def raise_file_limit() -> None:
+    """Every connection is a file descriptor: take the most the system allows (a soft limit of
+    1024, common under systemd, would refuse players near a thousand)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            pass
+
+
+def run_process(make: Any, s: Settings) -> Any:
+    """Run a server process until it stops; one line for what went wrong."""
+    from mythos import logs
+    from mythos.bus.wire import check_token
+    from mythos.store import DatabaseUnavailable
+    from mythos.world import WorldError
+
+    logs.configure(s.log_level, s.log_format)
+    raise_file_limit()
+    try:
+        check_token(s.bus_prefix, "bus prefix", dots=True)
+        check_token(s.gateway_name, "gateway name")
+        process = make(s)
+        asyncio.run(process.run())
+        return process
+    except ValueError as exc:
+        fail(str(exc))
+    except DatabaseUnavailable as exc:
+        fail(str(exc))
+    except WorldError as exc:
+        fail(f"the world in {s.world} has problems:\n{exc}")
+    except OSError as exc:
+        fail(f"cannot listen or connect: {exc}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        logs.stop()
+    return None
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1]")]
@@ -62,28 +119,64 @@ def serve(
     world: Annotated[Path | None, typer.Option(help="World directory [default: data/world]")]
     = None,
 ) -> None:
-    """Migrate the database, load the world and serve telnet and HTTP until Ctrl-C/SIGTERM."""
-    from mythos import logs
+    """Migrate the database, load the world and serve telnet and HTTP until Ctrl-C/SIGTERM:
+    the world and a gateway in one process."""
     from mythos.app import App
-    from mythos.store import DatabaseUnavailable
-    from mythos.world import WorldError
 
     s = settings(host=host, telnet_port=telnet_port, web_port=web_port,
                  database_url=database_url, world=world)
-    logs.configure(s.log_level, s.log_format)
     migrate(s.db_url)
-    try:
-        asyncio.run(App(s).run())
-    except DatabaseUnavailable as exc:
-        fail(str(exc))
-    except WorldError as exc:
-        fail(f"the world in {s.world} has problems:\n{exc}")
-    except OSError as exc:
-        fail(f"cannot listen: {exc}")
-    except KeyboardInterrupt:
-        pass
-    finally:
-        logs.stop()
+    run_process(App, s)
+
+
+@world_app.callback()
+def world_process(
+    ctx: typer.Context,
+    host: HostOpt = None,
+    web_port: Annotated[int | None, typer.Option(
+        help="HTTP port of /health and /metrics [default: 8080]")] = None,
+    database_url: DatabaseOpt = None,
+    world: Annotated[Path | None, typer.Option(help="World directory [default: data/world]")]
+    = None,
+    nats_url: NatsOpt = None,
+    bus_prefix: PrefixOpt = None,
+) -> None:
+    """Run the world: migrate the database, load the world and serve gateways over NATS until
+    Ctrl-C/SIGTERM, which restarts it without dropping players once it is started again
+    (the staff's 'reload' starts it again in place)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import os
+
+    from mythos.app import WorldApp
+
+    s = settings(host=host, web_port=web_port, database_url=database_url, world=world,
+                 nats_url=nats_url, bus_prefix=bus_prefix)
+    migrate(s.db_url)
+    process = run_process(WorldApp, s)
+    if process is not None and process.reexec:
+        sys.stdout.flush()
+        # The staff's reload: this very command again, with the code on disk now.
+        os.execv(sys.executable, [sys.executable, "-m", "mythos", *sys.argv[1:]])
+
+
+@app.command()
+def gateway(
+    host: HostOpt = None,
+    telnet_port: Annotated[int | None, typer.Option(help="Telnet port [default: 4000]")] = None,
+    web_port: Annotated[int | None, typer.Option(help="HTTP port [default: 8080]")] = None,
+    nats_url: NatsOpt = None,
+    bus_prefix: PrefixOpt = None,
+    name: Annotated[str | None, typer.Option(
+        help="This gateway's name in logs and subjects [default: gw]")] = None,
+) -> None:
+    """Run a gateway: telnet, the browser's page and /ws, with the world across NATS
+    ('mythos world'). Run several; players on any of them share one world."""
+    from mythos.app import GatewayApp
+
+    s = settings(host=host, telnet_port=telnet_port, web_port=web_port, nats_url=nats_url,
+                 bus_prefix=bus_prefix, gateway_name=name)
+    run_process(GatewayApp, s)
 
 
 @db_app.command("upgrade")

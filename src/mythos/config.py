@@ -65,13 +65,22 @@ class Settings(BaseSettings):
     lucidity_effect_chance: float | None = None
     web_ticket_seconds: float = 30.0  # life of the one-use token the browser's login hands /ws
 
+    # Beyond one process (docs/DEPLOYMENT.md): gateways and the world over NATS
+    nats_url: str = "nats://127.0.0.1:4222"  # credentials go in the URL: nats://user:pw@host
+    #: First token of every subject: games sharing one NATS server keep apart by it.
+    bus_prefix: str = "mythos"
+    #: Shared secret every message between gateways and the world carries; messages without
+    #: it are dropped. Set it whenever anyone but the game can reach the NATS server.
+    bus_token: str = ""
+    gateway_name: str = "gw"  # a gateway's name in logs and subjects (a random suffix is added)
+
     # Operations
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
     shutdown_grace: float = 10.0
 
     # Limits and security (docs/RELIABILITY.md)
-    max_connections: int = 2000  # sessions in total (telnet and WebSocket)
+    max_connections: int = 10000  # sessions in total (telnet and WebSocket)
     max_connections_per_address: int = 50  # sessions from one IP address
     login_idle_timeout: float = 120.0  # seconds on the login screen without input
     idle_timeout: float = 3600.0  # seconds in the game without input (0: never)

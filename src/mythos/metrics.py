@@ -52,5 +52,12 @@ class Metrics:
             "Sessions refused or hung up by a limit: total, address (connection caps), "
             "idle_login, idle (idle timeouts)", ["reason"], registry=r)
 
+        self.world_up = Gauge(
+            "mythos_world_up", "1 while the world is up (a gateway: while it answers)", registry=r)
+        self.bus_dropped = Counter(
+            "mythos_bus_dropped",
+            "Bus messages dropped unread: too_big, untrusted (wrong token), bad_json",
+            ["reason"], registry=r)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -183,6 +183,25 @@ async def shutdown(ctx: Ctx, args: str) -> None:
     social.schedule_shutdown(seconds, ctx.char.name)
 
 
+@command("reload", category="staff", role="admin")
+async def reload(ctx: Ctx, args: str) -> None:
+    """reload
+
+    Restart the world now: everyone is saved, the world files are read again (under
+    'mythos world', the new release's code too), and everyone carries on where they were.
+    Connections stay open; commands typed meanwhile wait."""
+    if args.strip():
+        ctx.send("Usage: reload")
+        return
+    game = ctx.game
+    await game.social.audit(ctx.session, ctx.char.name, "reload")
+    game.social.cancel_shutdown()
+    game.social._tell_all(f"{{Y}}** {ctx.char.name} restarts the world: hold on, you stay "
+                          "connected. **{x}")
+    game.restart_requested = True
+    game.stop_requested.set()
+
+
 # -- keeping order ------------------------------------------------------------------------------
 
 @command("ban", category="staff", role="admin")

@@ -1,12 +1,15 @@
 """What the engine needs of a client connection; the network layer implements it.
 
-The network layer (telnet, websocket) owns the socket and its protocol. It hands the engine a
-``Connection`` and calls the ``Session`` it gets back; the engine never touches a socket.
+The network layer (telnet, websocket) owns the socket and its protocol. It hands the gateway
+(``net/gateway.py``) a ``Connection`` and calls the session it gets back; the gateway carries
+everything over the bus to the world, where the engine's ``Session`` writes to a
+``RemoteConnection`` (``engine/service.py``) with this same interface. The engine never touches
+a socket, and the game runs the same whether the world is in this process or across NATS.
 
 Network side, for each new client::
 
-    session = game.connect(conn, **terminal)  # engine greets the player; terminal: what is
-                                           # known already (width, ttype, ansi ...)
+    session = gateway.connect(conn, **terminal)  # the world greets the player; terminal: what
+                                                 # is known already (width, ttype, ansi ...)
     ...for each complete input line:  await session.handle_line(line)
     ...for each out-of-band message:  session.handle_oob(package, data)
     ...terminal facts as they arrive: session.update_terminal(width=.., ttype=.., ansi=..)
@@ -47,5 +50,12 @@ class Connection(Protocol):
     def set_echo(self, on: bool) -> None:
         """Ask the client to stop (off) or resume (on) echoing input: hides typed passwords."""
 
-    def close(self, message: str | None = None) -> None:
-        """Write ``message`` (rendered text) if given, then hang up. Safe to call twice."""
+    def entered(self, name: str) -> None:
+        """The session now plays the character ``name`` (the browser is told it is ready)."""
+
+    def refuse(self, code: str, message: str) -> None:
+        """A login of the browser's was refused (``code`` as the login API's errors)."""
+
+    def close(self, message: str | None = None, reconnect: bool = False) -> None:
+        """Write ``message`` (rendered text) if given, then hang up. ``reconnect``: the server
+        is going away and the client may come back soon. Safe to call twice."""

@@ -38,6 +38,8 @@ log = structlog.get_logger(__name__)
 
 #: Sends to many sessions yield to the loop after this many.
 BROADCAST_CHUNK = 300
+#: The output pulse flushes this many sessions, then lets the loop run before the next ones.
+FLUSH_CHUNK = 100
 
 
 class Game:
@@ -61,8 +63,10 @@ class Game:
         self._saving: set[asyncio.Task[bool]] = set()
         self.pending_output: set[Session] = set()
         self.shutting_down = False
-        #: Set to ask the App for a clean shutdown (the staff's ``shutdown`` command).
+        #: Set to ask the App for a clean shutdown (the staff's ``shutdown`` command)...
         self.stop_requested = asyncio.Event()
+        #: ...or, with this, for a restart of the world that keeps connections (``reload``).
+        self.restart_requested = False
         self.start_room = settings.start_room or world.start_room
         pulse.add("output", self.flush_output)
         pulse.add("housekeeping", self.housekeeping, seconds=10)
@@ -177,6 +181,7 @@ class Game:
             movement.place(self.world, char, room)
             self.to_room(room, f"{char.name} has entered the game.", exclude=(char,))
             self.oob_room(room, "Room.AddPlayer", gmcp.player_entry(char), exclude=(char,))
+        session.conn.entered(char.name)
         self.metrics.players_online.set(len(self.online))
         self.metrics.logins.labels("ok").inc()
         log.info("player_entered", name=char.name, peer=session.conn.peer)
@@ -297,8 +302,17 @@ class Game:
 
     # -- pulse subsystems ---------------------------------------------------------------------
     def flush_output(self) -> None:
-        for session in list(self.pending_output):
-            session.flush()
+        """The output pulse: every session with something queued writes it, ``FLUSH_CHUNK``
+        sessions per turn of the loop, so reading commands and waking timers go on in between
+        (a thousand sessions with news take tens of milliseconds)."""
+        self._flush_chunk(list(self.pending_output), 0)
+
+    def _flush_chunk(self, sessions: list[Session], start: int) -> None:
+        end = start + FLUSH_CHUNK
+        for session in sessions[start:end]:
+            session.flush()  # nothing to do if it flushed on its own meanwhile
+        if end < len(sessions):
+            asyncio.get_running_loop().call_soon(self._flush_chunk, sessions, end)
 
     def housekeeping(self) -> None:
         self.throttle.prune()
@@ -311,6 +325,7 @@ class Game:
             if session.playing:
                 session.write("")
             session.close(message)
-        self.flush_output()
+        for session in list(self.pending_output):
+            session.flush()
         if self._saving:
             await asyncio.wait(set(self._saving), timeout=self.settings.shutdown_grace)

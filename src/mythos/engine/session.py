@@ -2,7 +2,7 @@
 
 A session buffers what it is told (text in colour markup, out-of-band messages) and writes it to
 its connection once per pulse, or at once after its own command. It renders colour for the
-client it has, coalesces repeated vitals, and hangs up on a client that stops reading.
+client it has and coalesces repeated vitals.
 """
 
 from __future__ import annotations
@@ -84,7 +84,8 @@ class Session:
         return gmcp.supported(package, supported)
 
     def flush(self) -> None:
-        """Write what is queued to the connection; hang up on a client that stopped reading."""
+        """Write what is queued to the connection (the gateway hangs up on a client that
+        stopped reading)."""
         self.game.pending_output.discard(self)
         if self.closed or not (self._out or self._oob):
             return
@@ -99,11 +100,6 @@ class Session:
         if self.conn.oob_enabled:
             for package, data in oob:
                 self.conn.write_oob(package, data)
-        if self.conn.buffered() > self.game.settings.output_limit:
-            self.game.metrics.disconnects_slow.inc()
-            log.warning("slow_client_disconnected", peer=self.conn.peer,
-                        buffered=self.conn.buffered())
-            self.close()
 
     def prompt(self) -> str:
         c = self.char

@@ -7,7 +7,7 @@ player sees is decided here:
 
 - Offers at connect, all at once: ``DO TTYPE``, ``DO NAWS``, ``WILL GMCP``, ``WILL MSSP``,
   ``WILL CHARSET`` (UTF-8 only). No ``WILL ECHO``/``WILL SGA``: clients keep their line editing.
-- ``game.connect`` is called after at most ``NEGOTIATION_GRACE`` seconds, whether or not the
+- ``gateway.connect`` is called after at most ``NEGOTIATION_GRACE`` seconds, whether or not the
   client answered: a client that ignores telnet (``nc``) is greeted at once. What the client tells
   later (terminal type, window size, charset) reaches the session with ``update_terminal``.
 - Input bytes are decoded here (UTF-8, or the charset the client negotiated; invalid bytes become
@@ -46,6 +46,8 @@ from telnetlib3.telopt import (
     WILL,
     WONT,
 )
+
+from mythos.net.gateway import Gateway
 
 log = structlog.get_logger(__name__)
 
@@ -195,7 +197,7 @@ class _MythosWriter(TelnetWriter):
 class _MythosTelnet(TelnetServer):
     """One telnet client. Bytes mode: we decode and split lines ourselves."""
 
-    def __init__(self, game: Any, listener: TelnetListener) -> None:
+    def __init__(self, gateway: Gateway, listener: TelnetListener) -> None:
         super().__init__(
             encoding=False,  # bytes in and out; decoding is ours
             line_mode=True,  # never WILL ECHO / WILL SGA on our own: clients edit their lines
@@ -205,7 +207,7 @@ class _MythosTelnet(TelnetServer):
             writer_factory=_MythosWriter,
             reader_factory=TelnetReader,
         )
-        self.game = game
+        self.gateway = gateway
         self.listener = listener
         self.conn: TelnetConnection | None = None
         self.session: Any = None
@@ -316,7 +318,7 @@ class _MythosTelnet(TelnetServer):
         try:
             payload = mssp_encode({
                 str(k): [str(x) for x in v] if isinstance(v, list | tuple) else str(v)
-                for k, v in self.game.mssp().items()})
+                for k, v in self.gateway.mssp().items()})
         except Exception:
             log.exception("mssp_failed", peer=self.peer)
             return
@@ -408,12 +410,12 @@ class _MythosTelnet(TelnetServer):
             if conn.closed or self._closing:
                 return
             terminal, self._pending_terminal = self._pending_terminal, {}
-            session = self.session = self.game.connect(conn, **terminal)
+            session = self.session = self.gateway.connect(conn, **terminal)
             log.debug("telnet_connected", peer=conn.peer)
             oob, self._pending_oob = self._pending_oob, []
             for package, data in oob:
                 self._deliver_oob(package, data)
-            lines = LineSplitter(self.game.settings.max_line)
+            lines = LineSplitter(self.gateway.settings.max_line)
             while not session.closed:
                 data = await reader.read(READ_CHUNK)
                 if not data:
@@ -517,7 +519,13 @@ class TelnetConnection:
             w.pending_option[WILL + ECHO] = True
             self._transport.write(IAC + WILL + ECHO)
 
-    def close(self, message: str | None = None) -> None:
+    def entered(self, name: str) -> None:
+        """Nothing to do: the player reads the game's own welcome."""
+
+    def refuse(self, code: str, message: str) -> None:
+        self.write_text(message + "\n")
+
+    def close(self, message: str | None = None, reconnect: bool = False) -> None:
         if self.closed:
             return
         if message:
@@ -542,8 +550,8 @@ class TelnetListener:
     engine hangs up on them or they leave. ``wait_closed()`` waits for the socket and for the
     connections (cutting off any still open after ``SHUTDOWN_GRACE`` seconds)."""
 
-    def __init__(self, game: Any) -> None:
-        self.game = game
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
         self.port = 0
         self._server: asyncio.Server | None = None
         self._connections: set[_MythosTelnet] = set()
@@ -569,12 +577,12 @@ class TelnetListener:
                 await asyncio.wait(pending, timeout=SHUTDOWN_GRACE)
 
 
-async def start_telnet(game: Any, host: str, port: int) -> TelnetListener:
+async def start_telnet(gateway: Gateway, host: str, port: int) -> TelnetListener:
     """Listen for telnet clients on ``host:port`` (port 0: any free port)."""
-    listener = TelnetListener(game)
+    listener = TelnetListener(gateway)
     loop = asyncio.get_running_loop()
     listener._server = await loop.create_server(
-        lambda: _MythosTelnet(game, listener), host, port, backlog=BACKLOG)
+        lambda: _MythosTelnet(gateway, listener), host, port, backlog=BACKLOG)
     listener.port = listener._server.sockets[0].getsockname()[1]
     log.info("telnet_listening", host=host, port=listener.port)
     return listener

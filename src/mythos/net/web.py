@@ -1,59 +1,51 @@
-"""HTTP on the game's own loop (aiohttp): ``/health`` and ``/metrics``, and the browser client:
-the page (``net/static.py``), its login API (``net/webauth.py``) and ``/ws``
-(``net/websocket.py``)."""
+"""HTTP on the process's own loop (aiohttp): ``/health`` and ``/metrics`` in every process, and
+on a gateway the browser client: the page (``net/static.py``), its login API
+(``net/webauth.py``) and ``/ws`` (``net/websocket.py``)."""
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-import time
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from mythos.config import Settings
+from mythos.metrics import Metrics
 from mythos.net import static, webauth, websocket
+from mythos.net.gateway import Gateway
 
-if TYPE_CHECKING:
-    from mythos.app import App
-
-APP_KEY = web.AppKey("mythos", object)
-
-
-async def health(request: web.Request) -> web.Response:
-    app: App = request.app[APP_KEY]  # type: ignore[assignment]
-    db_ok = await app.store.ping()
-    loop_lag = app.lag.last_lag
-    ok = db_ok and app.writebehind.healthy and loop_lag < 1.0
-    body = {
-        "status": "ok" if ok else "degraded",
-        "uptime": round(time.time() - app.game.started_at, 1),
-        "players_online": len(app.game.online),
-        "sessions": len(app.game.sessions),
-        "database": {"reachable": db_ok, "flushing": app.writebehind.healthy,
-                     "unsaved": app.writebehind.dirty_count},
-        "loop_lag_seconds": round(loop_lag, 4),
-    }
-    return web.json_response(body, status=200 if ok else 503)
-
+#: ``(healthy, body)`` of the process, for ``/health``.
+Health = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 
 LOOPBACK = ("127.", "::1", "::ffff:127.")
 
 
-async def metrics(request: web.Request) -> web.Response:
-    app: App = request.app[APP_KEY]  # type: ignore[assignment]
-    s = app.settings
-    if s.metrics_loopback_only and not (request.remote or "").startswith(LOOPBACK):
-        raise web.HTTPForbidden(text="Metrics are for this machine only.")
-    if s.metrics_token and not hmac.compare_digest(
-            request.headers.get("Authorization", "").encode(),
-            f"Bearer {s.metrics_token}".encode()):
-        raise web.HTTPUnauthorized(text="A metrics token is needed.",
-                                   headers={"WWW-Authenticate": "Bearer"})
-    resp = web.Response(body=app.metrics.render())
-    resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
-    resp.charset = "utf-8"
-    return resp
+def _health_page(health: Health) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def page(request: web.Request) -> web.Response:
+        ok, body = await health()
+        return web.json_response(body, status=200 if ok else 503)
+    return page
+
+
+def _metrics_page(settings: Settings,
+                  metrics: Metrics) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def page(request: web.Request) -> web.Response:
+        s = settings
+        if s.metrics_loopback_only and not (request.remote or "").startswith(LOOPBACK):
+            raise web.HTTPForbidden(text="Metrics are for this machine only.")
+        if s.metrics_token and not hmac.compare_digest(
+                request.headers.get("Authorization", "").encode(),
+                f"Bearer {s.metrics_token}".encode()):
+            raise web.HTTPUnauthorized(text="A metrics token is needed.",
+                                       headers={"WWW-Authenticate": "Bearer"})
+        resp = web.Response(body=metrics.render())
+        resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+        resp.charset = "utf-8"
+        return resp
+    return page
 
 
 class WebListener:
@@ -74,18 +66,20 @@ class WebListener:
         await self.runner.cleanup()
 
 
-async def start_web(app: App, host: str, port: int) -> WebListener:
+async def start_web(settings: Settings, metrics: Metrics, health: Health, host: str, port: int,
+                    *, gateway: Gateway | None = None) -> WebListener:
     webapp = web.Application(client_max_size=64 * 1024)
-    webapp[APP_KEY] = app
-    webapp.router.add_get("/health", health)
-    webapp.router.add_get("/metrics", metrics)
-    static.add_routes(webapp, await asyncio.to_thread(static.read_client))
-    webauth.add_routes(webapp, app.game)
-    sockets = websocket.add_routes(webapp)
+    webapp.router.add_get("/health", _health_page(health))
+    webapp.router.add_get("/metrics", _metrics_page(settings, metrics))
+    sockets = None
+    if gateway is not None:
+        static.add_routes(webapp, await asyncio.to_thread(static.read_client))
+        webauth.add_routes(webapp, gateway)
+        sockets = websocket.add_routes(webapp)
     # keepalive_timeout also bounds the wait for a connection's first complete request head
     # (aiohttp arms it at connect): a slow-loris client is cut off after it.
     runner = web.AppRunner(webapp, access_log=None, handle_signals=False,
-                           keepalive_timeout=app.settings.http_idle_timeout)
+                           keepalive_timeout=settings.http_idle_timeout)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

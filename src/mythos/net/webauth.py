@@ -2,16 +2,17 @@
 
 ``POST /api/login {"name", "password"}`` and ``POST /api/create {"name", "password",
 "profession"}`` check a player with the very rules and messages of the telnet login (the
-functions of ``engine/login.py``). Success answers ``{"ok": true, "name", "token"}``: a random
-token good for one WebSocket login, within ``web_ticket_seconds``, from the same address. The
-page sends it in the first frame on ``/ws``, never in a URL (so it is in no log or history).
+functions of ``engine/login.py``, asked of the world over the bus: ``Gateway.auth``).
+Success answers ``{"ok": true, "name", "token"}``: a random token good for one WebSocket
+login, within ``web_ticket_seconds``, from the same address. The page sends it in the first
+frame on ``/ws``, never in a URL (so it is in no log or history).
 
 The same answer sets an HttpOnly, SameSite=Strict cookie ``mythos_resume`` (path ``/api/``), a
 longer-lived secret that ``POST /api/resume`` exchanges for a fresh token (and a fresh secret):
 the page reconnects after a dropped connection, or comes back after a reload, without asking for
 the password again. The secret ends with ``quit``, when another login takes the character over,
-with ``POST /api/logout``, or after ``RESUME_SECONDS``. Tokens and secrets live in memory only:
-after a restart everyone logs in again.
+with ``POST /api/logout``, or after ``RESUME_SECONDS``. Tokens and secrets live in the
+gateway's memory only: they outlive a restart of the world, not of the gateway.
 
 Every request here must come from our own page: its ``Origin`` must name this very host.
 """
@@ -28,16 +29,8 @@ from urllib.parse import urlsplit
 import structlog
 from aiohttp import web
 
-from mythos.engine.game import Game
-from mythos.engine.login import (
-    UNREACHABLE,
-    ArchivesUnreachable,
-    LoginRefused,
-    authenticate,
-    create_account,
-)
+from mythos.net.gateway import Gateway
 from mythos.rules.character import DEFAULT_PROFESSION, PROFESSIONS, find_profession
-from mythos.text import strip_markup
 
 log = structlog.get_logger(__name__)
 
@@ -47,9 +40,10 @@ RESUME_SECONDS = 12 * 3600
 #: Resume secrets kept per character (a browser each); the oldest goes first.
 RESUMES_PER_NAME = 8
 #: HTTP status for each reason a login is refused.
-STATUS = {"failed": 401, "banned": 403, "invalid": 400, "taken": 409, "no_character": 409}
+STATUS = {"failed": 401, "banned": 403, "invalid": 400, "taken": 409, "no_character": 409,
+          "unavailable": 503}
 
-GAME_KEY = web.AppKey("mythos_game", Game)
+GATEWAY_KEY = web.AppKey("mythos_gateway", Gateway)
 
 
 # -- tokens --------------------------------------------------------------------------------------
@@ -222,16 +216,15 @@ def _with_resume(request: web.Request, resp: web.Response, secret: str) -> web.R
     return resp
 
 
-def _refused(refused: LoginRefused) -> web.Response:
-    return problem(refused.reason, strip_markup(refused.message),
-                   STATUS.get(refused.reason, 400))
-
-
-def _unreachable(request: web.Request, exc: ArchivesUnreachable) -> web.Response:
-    game = request.app[GAME_KEY]
-    game.metrics.logins.labels("unavailable").inc()
-    log.warning("login_database_unreachable", peer=client_host(request), error=str(exc))
-    return problem("unavailable", strip_markup(UNREACHABLE), 503)
+def _answer_of_world(request: web.Request, reply: dict[str, Any], *,
+                     new: bool) -> web.Response:
+    """The world's answer to a login or a creation, as the API gives it."""
+    if reply.get("ok") and isinstance(reply.get("name"), str):
+        return _admit(request, reply["name"], new=new)
+    reason = str(reply.get("reason", "unavailable"))
+    if reason == "unavailable":
+        log.warning("login_world_unavailable", peer=client_host(request))
+    return problem(reason, str(reply.get("message", "")), STATUS.get(reason, 400))
 
 
 # -- the endpoints -------------------------------------------------------------------------------
@@ -241,16 +234,9 @@ async def api_login(request: web.Request) -> web.StreamResponse:
     fields = await _fields(request, "name", "password")
     if isinstance(fields, web.Response):
         return fields
-    game = request.app[GAME_KEY]
-    host = client_host(request)
-    try:
-        account = await authenticate(game, fields["name"], fields["password"], host,
-                                     f"{host} (web)")
-    except LoginRefused as refused:
-        return _refused(refused)
-    except ArchivesUnreachable as exc:
-        return _unreachable(request, exc)
-    return _admit(request, account.name, new=False)
+    reply = await request.app[GATEWAY_KEY].auth("login", fields["name"], fields["password"],
+                                                client_host(request))
+    return _answer_of_world(request, reply, new=False)
 
 
 @from_our_page
@@ -258,18 +244,13 @@ async def api_create(request: web.Request) -> web.StreamResponse:
     fields = await _fields(request, "name", "password", "profession")
     if isinstance(fields, web.Response):
         return fields
-    game = request.app[GAME_KEY]
     prof = (find_profession(fields["profession"]) if fields["profession"]
             else PROFESSIONS[DEFAULT_PROFESSION])
     if prof is None:
         return problem("invalid", "No such profession.", 400)
-    try:
-        _, row = await create_account(game, fields["name"], fields["password"], prof.id)
-    except LoginRefused as refused:
-        return _refused(refused)
-    except ArchivesUnreachable as exc:
-        return _unreachable(request, exc)
-    return _admit(request, row.name, new=True)
+    reply = await request.app[GATEWAY_KEY].auth("create", fields["name"], fields["password"],
+                                                client_host(request), prof.id)
+    return _answer_of_world(request, reply, new=True)
 
 
 @from_our_page
@@ -297,17 +278,17 @@ async def api_logout(request: web.Request) -> web.StreamResponse:
 
 
 async def api_info(request: web.Request) -> web.StreamResponse:
-    game = request.app[GAME_KEY]
+    gateway = request.app[GATEWAY_KEY]
     return answer({
-        "name": game.settings.name,
+        "name": gateway.settings.name,
         "professions": [{"id": p.id, "name": p.name} for p in PROFESSIONS.values()],
         "default_profession": DEFAULT_PROFESSION,
     })
 
 
-def add_routes(webapp: web.Application, game: Game) -> None:
-    webapp[GAME_KEY] = game
-    webapp[TICKETS_KEY] = TicketBook(ticket_seconds=game.settings.web_ticket_seconds)
+def add_routes(webapp: web.Application, gateway: Gateway) -> None:
+    webapp[GATEWAY_KEY] = gateway
+    webapp[TICKETS_KEY] = TicketBook(ticket_seconds=gateway.settings.web_ticket_seconds)
     webapp.router.add_post("/api/login", api_login)
     webapp.router.add_post("/api/create", api_create)
     webapp.router.add_post("/api/resume", api_resume)
@@ -315,4 +296,4 @@ def add_routes(webapp: web.Application, game: Game) -> None:
     webapp.router.add_get("/api/info", api_info)
 
 
-__all__ = ["GAME_KEY", "TICKETS_KEY", "Ticket", "TicketBook", "add_routes", "same_origin"]
+__all__ = ["GATEWAY_KEY", "TICKETS_KEY", "Ticket", "TicketBook", "add_routes", "same_origin"]

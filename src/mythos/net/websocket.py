@@ -38,19 +38,8 @@ from typing import Any
 import structlog
 from aiohttp import WSMsgType, web
 
-from mythos.engine.game import Game
-from mythos.engine.login import (
-    UNREACHABLE,
-    ArchivesUnreachable,
-    LoginRefused,
-    enter_game,
-    store_call,
-    welcome_back,
-    welcome_new,
-)
-from mythos.engine.session import Session
-from mythos.net.webauth import GAME_KEY, TICKETS_KEY, TicketBook, client_host, same_origin
-from mythos.text import strip_markup
+from mythos.net.gateway import Gateway, GatewaySession
+from mythos.net.webauth import GATEWAY_KEY, TICKETS_KEY, TicketBook, client_host, same_origin
 
 log = structlog.get_logger(__name__)
 
@@ -86,10 +75,9 @@ class WebSocketConnection:
 
     kind = "websocket"
 
-    def __init__(self, ws: web.WebSocketResponse, game: Game, peer: str,
+    def __init__(self, ws: web.WebSocketResponse, peer: str,
                  transport: asyncio.Transport | None) -> None:
         self.ws = ws
-        self.game = game
         self.peer = peer
         self._transport = transport
         self._frames: deque[tuple[str | dict[str, Any], int]] = deque()
@@ -97,8 +85,12 @@ class WebSocketConnection:
         self._wake = asyncio.Event()
         #: No more frames are taken (the server closed, or the client went away).
         self.closed = False
-        #: The engine hung up (quit, takeover, slow client, shutdown).
+        #: The engine hung up (quit, takeover, slow client, shutdown)...
         self.closed_by_server = False
+        #: ...saying that it is going away and the client may come back soon.
+        self.reconnect = False
+        #: The character played, once in the game.
+        self.playing: str | None = None
         self._close_code: int | None = None
         self._close_reason = ""
         self._last_text: dict[str, Any] | None = None
@@ -136,14 +128,22 @@ class WebSocketConnection:
     def set_echo(self, on: bool) -> None:
         """Passwords are never typed into the game socket (the login API takes them)."""
 
-    def close(self, message: str | None = None) -> None:
+    def entered(self, name: str) -> None:
+        self.playing = name
+        log.info("ws_logged_in", name=name, peer=self.peer)
+        self.send({"type": "ready", "name": name})
+
+    def refuse(self, code: str, message: str) -> None:
+        self.error(code, message)
+
+    def close(self, message: str | None = None, reconnect: bool = False) -> None:
         """The engine hangs up: send what is queued, then ``closed``, then close the socket."""
         if self.closed:
             return
         if message:
             self.write_text(message)
         self.closed_by_server = True
-        reconnect = self.game.shutting_down
+        self.reconnect = reconnect
         self.send({"type": "closed", "reconnect": reconnect})
         self.end(1012 if reconnect else 1000, "server restarting" if reconnect else "goodbye")
 
@@ -220,15 +220,14 @@ class WebSocketConnection:
 class _Client:
     """One /ws connection: the login frame, then frames into the session."""
 
-    def __init__(self, game: Game, book: TicketBook, conn: WebSocketConnection,
+    def __init__(self, gateway: Gateway, book: TicketBook, conn: WebSocketConnection,
                  host: str) -> None:
-        self.game = game
+        self.gateway = gateway
         self.book = book
         self.conn = conn
         self.host = host
-        self.session: Session | None = None
+        self.session: GatewaySession | None = None
         self.resume = ""
-        self.entered = False
         self._tokens = float(BAD_FRAME_BURST)
         self._tokens_at = time.monotonic()
 
@@ -298,55 +297,21 @@ class _Client:
                                          "already, or was never given. Log in again.")
             self.conn.end(CLOSE_BAD_TOKEN, "bad token")
             return
-        game = self.game
-        try:
-            account = await store_call(game.store.get_account(ticket.name))
-        except ArchivesUnreachable:
-            return self._unavailable()
-        if self.conn.closed:
-            return
-        if account is None or account.banned:
-            self.conn.error("refused", "That character can no longer log in.")
-            self.conn.end(CLOSE_BAD_TOKEN, "refused")
-            return
-        terminal = {"ansi": True, **_terminal(obj)}
-        session = self.session = game.connect(self.conn, greet=False, **terminal)
-        if session.closed:  # the server is shutting down: it said so
-            return
-        session.handle_oob("Core.Supports.Set", BROWSER_SUPPORTS)
-        welcome = welcome_new if ticket.new else welcome_back
-        try:
-            entered = await enter_game(game, session, account.name, account.role, welcome)
-        except LoginRefused as refused:
-            self.conn.error(refused.reason, strip_markup(refused.message))
-            session.close()
-            return
-        except ArchivesUnreachable:
-            return self._unavailable()
-        if not entered:
-            return
-        self.entered = True
+        # The world loads the character and puts it in the game; the socket hears "ready"
+        # (``entered``) or an error and a close (``refuse``).
         self.resume = ticket.resume
-        log.info("ws_logged_in", name=account.name, peer=self.conn.peer)
-        self.conn.send({"type": "ready", "name": account.name})
-        session.flush()
-
-    def _unavailable(self) -> None:
-        self.game.metrics.logins.labels("unavailable").inc()
-        self.conn.error("unavailable", strip_markup(UNREACHABLE))
-        if self.session is not None:
-            self.session.close()
-        else:
-            self.conn.end(1013, "try again later")
+        self.session = self.gateway.connect(
+            self.conn, login={"name": ticket.name, "new": ticket.new},
+            oob=[["Core.Supports.Set", BROWSER_SUPPORTS]], ansi=True, **_terminal(obj))
 
     # -- playing ------------------------------------------------------------------------------
-    async def command(self, session: Session, line: Any) -> None:
+    async def command(self, session: GatewaySession, line: Any) -> None:
         if not isinstance(line, str):
             return self.bad("bad_frame", 'A command frame has a "line" of text.')
         pieces = _EOL.split(line)
         if len(pieces) > 1 and pieces[-1] == "":
             pieces.pop()
-        max_line = self.game.settings.max_line
+        max_line = self.gateway.settings.max_line
         for piece in pieces:
             if session.closed:
                 return None
@@ -357,7 +322,7 @@ class _Client:
             await session.handle_line(piece)
         return None
 
-    def gmcp(self, session: Session, package: Any, data: Any) -> None:
+    def gmcp(self, session: GatewaySession, package: Any, data: Any) -> None:
         if not isinstance(package, str) or not 0 < len(package) <= 128:
             return self.bad("bad_frame", 'A gmcp frame has a "package" name.')
         try:
@@ -366,7 +331,7 @@ class _Client:
             log.exception("handle_oob_failed", peer=self.conn.peer, package=package[:64])
         return None
 
-    def size(self, session: Session, obj: dict[str, Any]) -> None:
+    def size(self, session: GatewaySession, obj: dict[str, Any]) -> None:
         terminal = _terminal(obj)
         if not terminal:
             return self.bad("bad_frame", 'A size frame has a "width" and a "height".')
@@ -376,7 +341,7 @@ class _Client:
     # -- the end ------------------------------------------------------------------------------
     def finish(self) -> None:
         conn = self.conn
-        if conn.closed_by_server and self.entered and not self.game.shutting_down:
+        if conn.closed_by_server and conn.playing and not conn.reconnect:
             # quit, or taken over from elsewhere: this browser must log in again.
             self.book.revoke(self.resume)
         conn.detach()
@@ -410,11 +375,11 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     transport = request.transport
     peername = transport.get_extra_info("peername") if transport is not None else None
     peer = f"{peername[0]}:{peername[1]}" if peername else f"{client_host(request)}:0"
-    game = request.app[GAME_KEY]
-    conn = WebSocketConnection(ws, game, peer, transport)  # type: ignore[arg-type]
+    gateway = request.app[GATEWAY_KEY]
+    conn = WebSocketConnection(ws, peer, transport)  # type: ignore[arg-type]
     sockets: set[WebSocketConnection] = request.app[SOCKETS_KEY]
     sockets.add(conn)
-    client = _Client(game, request.app[TICKETS_KEY], conn, client_host(request))
+    client = _Client(gateway, request.app[TICKETS_KEY], conn, client_host(request))
     log.debug("ws_connected", peer=peer)
     try:
         await client.run()

@@ -1,0 +1,107 @@
+"""The in-process bus: a gateway and the world in one process (``mythos serve``).
+
+Messages are handed over as they are (no encoding), after the publisher's turn: a queue drained
+by one callback on the event loop, so delivery is asynchronous and ordered exactly as on NATS.
+Publishers give up their message: neither side changes it after ``publish``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from mythos.bus import BusUnavailable, Handler, Responder, matches
+
+log = structlog.get_logger(__name__)
+
+
+class _Subscription:
+    def __init__(self, remove: Callable[[], object]) -> None:
+        self._remove = remove
+
+    async def unsubscribe(self) -> None:
+        self._remove()
+
+
+class InProcessBus:
+    kind = "local"
+
+    def __init__(self) -> None:
+        self._subs: list[tuple[str, Handler]] = []
+        self._exact: dict[str, list[Handler]] = {}
+        self._queue: deque[tuple[str, Any]] = deque()
+        self._scheduled = False
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._responders: dict[str, Responder] = {}
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        await self.flush()
+
+    async def subscribe(self, subject: str, handler: Handler) -> _Subscription:
+        entry = (subject, handler)
+        self._subs.append(entry)
+        self._exact.clear()  # the cache of who gets which subject
+        return _Subscription(lambda: self._remove(entry))
+
+    def _remove(self, entry: tuple[str, Handler]) -> None:
+        if entry in self._subs:
+            self._subs.remove(entry)
+            self._exact.clear()
+
+    def publish(self, subject: str, message: Any) -> None:
+        self._queue.append((subject, message))
+        if not self._scheduled:
+            self._scheduled = True
+            self._drained.clear()
+            asyncio.get_running_loop().call_soon(self._deliver)
+
+    def _handlers(self, subject: str) -> list[Handler]:
+        found = self._exact.get(subject)
+        if found is None:
+            found = [h for pattern, h in self._subs if matches(pattern, subject)]
+            if len(self._exact) < 10_000:
+                self._exact[subject] = found
+        return found
+
+    def _deliver(self) -> None:
+        queue = self._queue
+        try:
+            # Only what is queued now: what the handlers publish waits for the next turn.
+            for _ in range(len(queue)):
+                subject, message = queue.popleft()
+                for handler in self._handlers(subject):
+                    try:
+                        handler(subject, message)
+                    except Exception:
+                        log.exception("bus_handler_failed", subject=subject)
+        finally:
+            if queue:
+                asyncio.get_running_loop().call_soon(self._deliver)
+            else:
+                self._scheduled = False
+                self._drained.set()
+
+    async def flush(self) -> None:
+        while not self._drained.is_set():
+            await self._drained.wait()
+
+    async def serve(self, subject: str, responder: Responder) -> _Subscription:
+        self._responders[subject] = responder
+        return _Subscription(lambda: self._responders.pop(subject, None))
+
+    async def request(self, subject: str, message: Any, timeout: float) -> Any:
+        responder = self._responders.get(subject)
+        if responder is None:
+            raise BusUnavailable(subject)
+        try:
+            return await asyncio.wait_for(responder(message), timeout)
+        except TimeoutError as exc:
+            raise BusUnavailable(subject) from exc

@@ -1,0 +1,83 @@
+"""What travels between gateways and the world, and on which subjects (``prefix`` from the
+``bus_prefix`` setting, so that several games can share one NATS server).
+
+Gateway -> world, one subject per session, ``<prefix>.in.<gateway>.<session>``; a dict with
+``k``, the kind:
+
+- ``connect``: a new client, or one taken up again after a world restart. ``kind`` ("telnet"
+  or "websocket"), ``peer`` ("host:port"), ``term`` (width, height, ttype, ansi, charset),
+  ``oob`` (the client's Core.Hello and Core.Supports.* so far, to replay), and ``login`` when the
+  player is logged in already: ``{"name", "new", "resume"}`` (the browser's login API, or a
+  player who was in the game when the world restarted).
+- ``line`` (``t``: one line typed), ``oob`` (``p`` package, ``d`` data), ``term`` (facts that
+  changed), ``gone`` (the socket closed).
+
+World -> gateway, batched: ``<prefix>.out.<gateway>`` carries ``{"ops": [...]}``, every op a list
+naming its session (output of one pulse to thousands of clients is one message, not thousands):
+
+- ``["t", sid, text, prompt]``: rendered text; ``prompt``: it ends with a prompt (telnet GA/EOR)
+- ``["o", sid, package, data]``: one GMCP message
+- ``["e", sid, on]``: echo on or off (password prompts)
+- ``["b", sid, name]``: the session is now playing ``name`` (kept by the gateway for restarts)
+- ``["r", sid, code, message]``: a login was refused (the browser shows it)
+- ``["c", sid, message, reconnect]``: hang up, after ``message``
+- ``["w", sid, message]``: the world is going down for a restart: say ``message``, keep the
+  connection, take the session up again when the world is back
+- ``["x", sid]``: the world does not know this session (it restarted): take it up again
+
+Presence: ``<prefix>.world.status`` (``{"state": "up"|"down", "epoch", "restarting", "mssp"}``,
+every second and at each change) and ``<prefix>.gateway.status`` (``{"gateway", "state",
+"sessions"}``, every second). Requests: ``<prefix>.world.auth`` (the browser's login API).
+"""
+
+from __future__ import annotations
+
+import re
+
+#: Seconds between heartbeats, both ways.
+HEARTBEAT = 1.0
+#: A world or gateway not heard from for this long is taken for dead.
+SILENCE = 3.5
+#: Lines a session may have waiting (in the world, or in the gateway while the world is down).
+MAX_QUEUED_LINES = 64
+#: The world's ops for one gateway go out in messages of about this many bytes at most (far
+#: under NATS's 1 MiB limit on one message).
+BATCH_BYTES = 256 * 1024
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def check_token(value: str, what: str, *, dots: bool = False) -> str:
+    """A subject token (a gateway name): letters, digits, '-' and '_'; with ``dots``, several
+    tokens joined by '.' (the prefix)."""
+    for part in value.split(".") if dots else [value]:
+        if not _TOKEN.match(part):
+            raise ValueError(f"{what} {value!r}: use letters, digits, '-' and '_'"
+                             + (" (and '.' between them)" if dots else ""))
+    return value
+
+
+class Subjects:
+    def __init__(self, prefix: str = "mythos") -> None:
+        self.prefix = check_token(prefix, "bus prefix", dots=True)
+        p = self.prefix
+        self.inbound_all = f"{p}.in.>"
+        self._in = f"{p}.in."
+        self.world_status = f"{p}.world.status"
+        self.gateway_status = f"{p}.gateway.status"
+        self.auth = f"{p}.world.auth"
+
+    def inbound(self, gateway: str, sid: str) -> str:
+        return f"{self._in}{gateway}.{sid}"
+
+    def split_inbound(self, subject: str) -> tuple[str, str] | None:
+        """``<prefix>.in.<gateway>.<sid>`` -> (gateway, sid)."""
+        if not subject.startswith(self._in):
+            return None
+        parts = subject[len(self._in):].split(".")
+        if len(parts) != 2:
+            return None
+        return parts[0], parts[1]
+
+    def outbound(self, gateway: str) -> str:
+        return f"{self.prefix}.out.{gateway}"

@@ -1,0 +1,432 @@
+"""Beyond one process (issue #10): ``mythos world`` and ``mythos gateway`` as separate processes
+(``tests/cluster.py``) on the real NATS server. Players on two gateways share the world, a
+takeover crosses gateways, the world hears only trusted gateways and takes no oversized message,
+the world restarts (SIGTERM, the staff's ``reload``, a crash) while players stay connected, and
+a gateway killed drops only its own players. Last, ``reload`` in the single process (``mythos
+serve``).
+
+Every cluster has a bus prefix of its own, so tests never hear each other on the shared server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import nats
+import pytest
+import pytest_asyncio
+from nats.aio.msg import Msg
+
+from cluster import NATS_URL, Cluster, Node, private_nats, with_logs
+from mythos.bus.nats import MAX_MESSAGE, TOKEN_HEADER, decode, encode
+from mythos.store import Store
+from test_cli import mythos, sqlite_url
+from test_social import staff
+
+from mudclient import PASSWORD, MudClient, login, wait_until
+
+TOKEN = f"trusted-{uuid.uuid4().hex}"
+RESTARTING = "the world is restarting"
+WAITING = re.escape("(The world is not back yet; your command will run when it is.")
+#: The world needs its moment after a restart: replies then may take longer than usual.
+BACK = 30
+
+
+def steadies(name: str) -> str:
+    return re.escape(f"The world steadies around you again, {name}. You are where you were.")
+
+
+async def who(c: MudClient) -> str:
+    c.send("who")
+    return (await c.expect(r"Investigators in Arkham(?s:.*?)\d+ investigators? online")).group()
+
+
+async def room_of(c: MudClient, num: str) -> None:
+    await c.expect_gmcp("Room.Info", where=lambda info: info["num"] == num)
+
+
+async def inventory(c: MudClient) -> str:
+    """What the client carries, as ``inventory`` lists it (weights included)."""
+    return (await c.command("inventory", r"You are carrying:(?s:.*?)lb in all\.\)")).group()
+
+
+async def close(*clients: MudClient) -> None:
+    await asyncio.gather(*(c.close() for c in clients))
+
+
+# -- one cluster for most cases: a world, gateways alpha and beta ------------------------------
+
+module_loop = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cluster]:
+    """A world and two gateways, trusting one another by a shared token; an admin, Warden.
+    The cases that share it leave it as they found it, but for the last (a gateway killed)."""
+    tmp = tmp_path_factory.mktemp("cluster")
+    db = sqlite_url(tmp / "mythos.db")
+    cluster = Cluster(tmp, db, token=TOKEN)
+    made = await mythos("account", "create", "Warden", "--password", PASSWORD, "--admin",
+                        "--database-url", db, cwd=tmp, env=cluster.env)
+    assert made.rc == 0, made.err
+    try:
+        await asyncio.gather(cluster.start_world(), cluster.start_gateway("alpha"),
+                             cluster.start_gateway("beta"))
+        yield cluster
+    finally:
+        await cluster.close()
+
+
+@module_loop
+@with_logs
+async def test_players_on_two_gateways_see_and_hear_each_other(shared: Cluster) -> None:
+    alpha, beta = shared.node("gateway", "alpha"), shared.node("gateway", "beta")
+    ann = await login(alpha, "Ashcroft")
+    bob = await login(beta, "Blackwood")
+    await ann.expect("Blackwood has entered the game.")
+    await ann.command("look", "Blackwood")
+    await ann.command("say Can you hear me across the river?", "You say")
+    await bob.expect(re.escape("Ashcroft says, 'Can you hear me across the river?'"))
+    await bob.command("say Loud and clear.", "You say")
+    await ann.expect(re.escape("Blackwood says, 'Loud and clear.'"))
+    for c in (ann, bob):
+        listed = await who(c)
+        assert "Ashcroft the" in listed and "Blackwood the" in listed, listed
+    # Both gateways see the world (their /health says so).
+    for gw in (alpha, beta):
+        status, body = await gw.health()
+        assert status == 200 and '"world_up": true' in body, body
+    await close(ann, bob)
+
+
+@module_loop
+@with_logs
+async def test_a_login_on_another_gateway_takes_the_character_over(shared: Cluster) -> None:
+    alpha, beta = shared.node("gateway", "alpha"), shared.node("gateway", "beta")
+    first = await login(alpha, "Tremaine")
+    await first.command("lie", "You lie down.")
+    second = await MudClient.connect("127.0.0.1", beta.telnet_port)
+    await second.expect("By what name")
+    second.send(f"connect Tremaine {PASSWORD}")
+    await first.expect("Someone has connected as you from elsewhere")
+    await first.wait_closed()  # gateway alpha hung up on it
+    await second.expect("You take over your body")
+    status = await second.expect_gmcp("Char.Status")
+    assert status["posture"] == "lying"  # the same body, not a fresh copy
+    listed = await who(second)
+    assert listed.count("Tremaine the") == 1, listed
+    await second.close()
+
+
+@module_loop
+@with_logs
+async def test_the_world_hears_only_trusted_gateways(shared: Cluster) -> None:
+    world = shared.node("world")
+    alpha, beta = shared.node("gateway", "alpha"), shared.node("gateway", "beta")
+    p = shared.prefix
+    victim = await login(alpha, "Victor")
+    watcher = await login(beta, "Wilhelmina")
+    nc = await nats.connect(NATS_URL)
+    try:
+        inbound: list[Msg] = []
+        outbound: dict[str, list[Msg]] = {"forger": [], "probe": []}
+
+        async def on_in(msg: Msg) -> None:
+            inbound.append(msg)
+
+        def on_out(gateway: str):
+            async def cb(msg: Msg) -> None:
+                outbound[gateway].append(msg)
+            return cb
+
+        await nc.subscribe(f"{p}.in.>", cb=on_in)
+        for gateway in outbound:
+            await nc.subscribe(f"{p}.out.{gateway}", cb=on_out(gateway))
+        await nc.flush()
+        # Learn the victim's session from its gateway's own traffic: that subject is what a
+        # stranger would forge. The real gateway signs its messages with the token.
+        await victim.command("say tracing", "You say")
+        await wait_until(lambda: any(b"say tracing" in m.data for m in inbound), 10,
+                         "the victim's line on the bus")
+        real = next(m for m in inbound if b"say tracing" in m.data)
+        assert real.subject.startswith(f"{p}.in.{alpha.gateway_id}.")
+        assert (real.headers or {}).get(TOKEN_HEADER) == TOKEN
+
+        untrusted = await world.metric("mythos_bus_dropped_total", reason="untrusted")
+        forged = [
+            # a line for the real player's session: no token, then a wrong one
+            (real.subject, {"k": "line", "t": "say forged without a token"}, None),
+            (real.subject, {"k": "line", "t": "say forged with a wrong token"},
+             {TOKEN_HEADER: "not-" + TOKEN}),
+            # a whole client of a made-up gateway
+            (f"{p}.in.forger.1", {"k": "connect", "kind": "telnet", "peer": "6.6.6.6:666",
+                                  "term": {}, "oob": [], "login": {"name": "Victor"}}, None),
+            (f"{p}.in.forger.1", {"k": "line", "t": "say forged from nowhere"}, None),
+        ]
+        for subject, message, headers in forged:
+            await nc.publish(subject, encode(message), headers=headers)
+        await nc.flush()
+        await until_metric(world, untrusted + len(forged), "mythos_bus_dropped_total",
+                           reason="untrusted")
+
+        # A connect of a made-up gateway, signed: the world takes it (it greets the client),
+        # which shows the forged ones failed for want of the token alone.
+        await nc.publish(f"{p}.in.probe.1", encode(
+            {"k": "connect", "kind": "telnet", "peer": "127.0.0.1:1", "term": {}, "oob": []}),
+            headers={TOKEN_HEADER: TOKEN})
+        await nc.flush()
+        await wait_until(lambda: any(b"By what name" in m.data for m in outbound["probe"]),
+                         10, "the world's greeting to a trusted gateway")
+        await nc.publish(f"{p}.in.probe.1", encode({"k": "gone"}),
+                         headers={TOKEN_HEADER: TOKEN})
+
+        # Nothing forged was said; the real player still talks.
+        await victim.command("say genuine", "You say")
+        await watcher.expect(re.escape("Victor says, 'genuine'"))
+        for c in (victim, watcher):
+            assert "forged" not in c.text_plain, c.text_plain[-2000:]
+        assert not victim.closed  # the forged login as Victor took nothing over
+        assert outbound["forger"] == []  # the world never answered the made-up gateway
+        listed = await who(watcher)
+        assert listed.count("Victor the") == 1, listed
+
+        # Too big: NATS's own limit (max_payload, 1 MiB by default) is the world's
+        # (MAX_MESSAGE), so the client refuses it before anything is sent.
+        big = encode({"k": "line", "t": "x" * MAX_MESSAGE})
+        with pytest.raises(nats.errors.MaxPayloadError):
+            await nc.publish(real.subject, big, headers={TOKEN_HEADER: TOKEN})
+    finally:
+        await nc.close()
+    await close(victim, watcher)
+
+
+@module_loop
+@with_logs
+async def test_staff_reload_reexecs_the_world_process(shared: Cluster) -> None:
+    """``reload`` under ``mythos world``: the process starts itself again in place (the same
+    pid, a new program), the players on both gateways stay connected and carry on."""
+    world = shared.node("world")
+    alpha, beta = shared.node("gateway", "alpha"), shared.node("gateway", "beta")
+    pid = world.pid
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    before = await asyncio.to_thread(cmdline.read_bytes)
+    banners = world.banners
+    warden = await login(alpha, "Warden", create=False)
+    pilgrim = await login(beta, "Pilgrim")
+    pilgrim.send("north")
+    await room_of(pilgrim, "arkham.garrison_st")
+
+    warden.send("reload")
+    await pilgrim.expect("Warden restarts the world")
+    await pilgrim.expect(RESTARTING)
+    await world.started(count=banners + 1)  # the new program's banner, on the same output
+    await world.healthy()
+    assert world.running and world.pid == pid
+    # started as the ``mythos`` script, it came back as ``python -m mythos`` (cli.py)
+    after = await asyncio.to_thread(cmdline.read_bytes)
+    assert after != before and b"-m\x00mythos\x00world" in after, (before, after)
+
+    await pilgrim.expect(steadies("Pilgrim"), timeout=BACK)
+    await room_of(pilgrim, "arkham.garrison_st")
+    await warden.expect(steadies("Warden"), timeout=BACK)
+    listed = await who(warden)
+    assert "Pilgrim the" in listed and "Warden the" in listed, listed
+    for gw in (alpha, beta):
+        await gw.healthy()
+    await close(warden, pilgrim)
+
+
+@module_loop
+@with_logs
+async def test_a_crashed_world_takes_its_players_back(shared: Cluster) -> None:
+    """SIGKILL the world: the gateways notice its silence and tell their players, who stay
+    connected; a world started again takes them back into the game where they were saved."""
+    world = shared.node("world")
+    alpha, beta = shared.node("gateway", "alpha"), shared.node("gateway", "beta")
+    ida = await login(alpha, "Ida")
+    jonas = await login(beta, "Jonas")
+    jonas.send("south")
+    await room_of(jonas, "arkham.south_garrison")
+    store = await Store.open(shared.db_url)
+    try:  # a crash loses what is not saved yet: wait for the walk to be
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while (row := await store.get_character("Jonas")) is None or (
+                row.room_id != "arkham.south_garrison"):
+            assert loop.time() < deadline, "the walk was never saved"
+            await asyncio.sleep(0.1)
+    finally:
+        await store.close()
+
+    await world.kill()
+    for c in (ida, jonas):
+        await c.expect("The world has gone quiet", timeout=15)
+    ida.send("say Is anyone there?")
+    await ida.expect(WAITING)
+    await shared.start_world()  # the same database, the same prefix
+    await ida.expect(steadies("Ida"), timeout=BACK)
+    await ida.expect(re.escape("You say, 'Is anyone there?'"))  # typed while it was down
+    await jonas.expect(steadies("Jonas"), timeout=BACK)
+    await room_of(jonas, "arkham.south_garrison")
+    listed = await who(jonas)
+    assert "Ida the" in listed and "Jonas the" in listed, listed
+    await close(ida, jonas)
+
+
+@module_loop
+@with_logs
+async def test_a_killed_gateway_drops_only_its_players(shared: Cluster) -> None:
+    """SIGKILL a gateway: the world reaps it when it falls silent, its players leave the game
+    (the others see them go), and they log in again through the other gateway. (Last of the
+    cases on the shared cluster: gateway alpha is gone after it.)"""
+    alpha, beta = shared.node("gateway", "alpha"), shared.node("gateway", "beta")
+    doomed = await login(alpha, "Dorian")
+    watcher = await login(beta, "Winifred")
+    await alpha.kill()
+    await doomed.wait_closed()  # its socket died with its gateway
+    await watcher.expect("Dorian has left the game.", timeout=15)
+    status, _ = await beta.health()
+    assert status == 200
+    again = await login(beta, "Dorian", create=False)
+    await watcher.expect("Dorian has entered the game.")
+    listed = await who(again)
+    assert listed.count("Dorian the") == 1 and "Winifred the" in listed, listed
+    await close(again, watcher)
+
+
+# -- a world restarted while players stay connected --------------------------------------------
+
+async def test_world_restart_keeps_players_connected(db_url: str, tmp_path: Path) -> None:
+    """SIGTERM the world with players on two gateways; they are told and stay connected, a
+    command typed meanwhile waits; the world started again takes them up where they were."""
+    cluster = Cluster(tmp_path, db_url)
+    try:
+        world, alpha, beta = await asyncio.gather(
+            cluster.start_world(), cluster.start_gateway("alpha"), cluster.start_gateway("beta"))
+        xav = await login(alpha, "Xavier")
+        yol = await login(beta, "Yolanda")
+        xav.send("east")
+        await room_of(xav, "arkham.main_street")
+        await xav.command("drop journal", re.escape("You drop a leather-bound journal."))
+        xav_items = await inventory(xav)
+        assert "journal" not in xav_items and "camera" in xav_items, xav_items
+        yol.send("west")
+        await room_of(yol, "arkham.main_w")
+        yol_items = await inventory(yol)
+
+        world.signal(signal.SIGTERM)
+        for c in (xav, yol):
+            await c.expect(RESTARTING, timeout=10)
+        assert await world.wait() == 0
+        # The gap: connections open, a command waits, the gateways say the world is gone.
+        xav.send("inventory")
+        await xav.expect(WAITING)
+        for gw in (alpha, beta):
+            status, body = await gw.health()
+            assert status != 200 and '"world_up": false' in body, body
+        assert not xav.closed and not yol.closed
+
+        await cluster.start_world()  # the same database, the same prefix
+        await xav.expect(steadies("Xavier"), timeout=BACK)
+        await room_of(xav, "arkham.main_street")
+        await xav.expect(r"Main Street(?s:.*?)leather-bound journal")  # what is seen on return
+        # the inventory typed while it was down, answered now, and nothing lost
+        queued = await xav.expect(r"You are carrying:(?s:.*?)lb in all\.\)")
+        assert queued.group() == xav_items
+        await yol.expect(steadies("Yolanda"), timeout=BACK)
+        await room_of(yol, "arkham.main_w")
+        assert await inventory(yol) == yol_items
+        # And they still share one world across the gateways.
+        listed = await who(yol)
+        assert "Xavier the" in listed and "2 investigators online" in listed, listed
+        yol.send("east")
+        await room_of(yol, "arkham.square")
+        yol.send("east")
+        await room_of(yol, "arkham.main_street")
+        await yol.command("say Back again.", "You say")
+        await xav.expect(re.escape("Yolanda says, 'Back again.'"))
+        await close(xav, yol)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{await cluster.tails()}") from None
+    finally:
+        await cluster.close()
+
+
+async def until_metric(node: Node, value: float, name: str, **labels: str) -> None:
+    """Wait until ``/metrics`` of ``node`` shows ``name`` at ``value`` or more."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while (got := await node.metric(name, **labels)) < value:
+        assert loop.time() < deadline, f"{name}{labels} stayed at {got}, not {value}"
+        await asyncio.sleep(0.1)
+
+
+async def test_a_message_over_the_size_limit_is_dropped_unread(tmp_path: Path) -> None:
+    """On the shared NATS server its own limit (max_payload, 1 MiB) equals the world's, so
+    NATS refuses first (see the trust test). On a server that takes bigger messages the
+    world's limit still holds: a trusted but oversized message is dropped unread, counted."""
+    async with private_nats(tmp_path, "max_payload: 4MB") as url:
+        cluster = Cluster(tmp_path, sqlite_url(tmp_path / "mythos.db"), token=TOKEN,
+                          nats_url=url)
+        nc = None
+        try:
+            world = await cluster.start_world()
+            nc = await nats.connect(url)
+            assert nc.max_payload > MAX_MESSAGE
+            replies: list[Msg] = []
+
+            async def on_out(msg: Msg) -> None:
+                replies.append(msg)
+
+            p = cluster.prefix
+            await nc.subscribe(f"{p}.out.probe", cb=on_out)
+            await nc.flush()
+            signed = {TOKEN_HEADER: TOKEN}
+            connect = {"k": "connect", "kind": "telnet", "peer": "127.0.0.1:1", "term": {},
+                       "oob": []}
+            big = encode({**connect, "pad": "x" * MAX_MESSAGE})
+            assert MAX_MESSAGE < len(big) < nc.max_payload
+            await nc.publish(f"{p}.in.probe.1", big, headers=signed)
+            await nc.flush()
+            await until_metric(world, 1, "mythos_bus_dropped_total", reason="too_big")
+            # The same connect within the limit is taken (greeted): only the size mattered.
+            await nc.publish(f"{p}.in.probe.2", encode(connect), headers=signed)
+            await nc.flush()
+            await wait_until(lambda: any(b"By what name" in m.data for m in replies), 10,
+                             "the world's greeting")
+            sids = {op[1] for m in replies for op in decode(m.data)["ops"]}
+            assert sids == {"2"}, sids  # never a word to the oversized one
+            assert await world.metric("mythos_bus_dropped_total", reason="untrusted") == 0
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{await cluster.tails()}") from None
+        finally:
+            if nc is not None:
+                await nc.close()
+            await cluster.close()
+
+
+# -- the single process ------------------------------------------------------------------------
+
+async def test_reload_in_one_process_keeps_the_connection(server) -> None:
+    """``reload`` in ``mythos serve``: a new world in the same process (App.restart_world),
+    the telnet connection kept, the player where it was."""
+    keeper = await staff(server, "Keeper")
+    guest = await login(server, "Guest")
+    guest.send("east")
+    await room_of(guest, "arkham.main_street")
+    old = server.world
+    keeper.send("reload")
+    await guest.expect("Keeper restarts the world")
+    await guest.expect(RESTARTING)
+    await guest.expect(steadies("Guest"), timeout=BACK)
+    assert server.world is not old and server.world.started
+    await room_of(guest, "arkham.main_street")
+    await guest.command("look", "Main Street")
+    listed = await who(keeper)
+    assert "Guest the" in listed and "2 investigators online" in listed, listed
+    await close(keeper, guest)
