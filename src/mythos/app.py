@@ -148,6 +148,8 @@ class _Process:
     """What every kind of process does: the loop-lag monitor, ``/health`` and ``/metrics``,
     signals, and a clean stop."""
 
+    bus: Bus
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.metrics = Metrics()
@@ -165,7 +167,24 @@ class _Process:
     async def start(self) -> None:
         raise NotImplementedError
 
-    async def stop(self) -> None:
+    async def stop(self, message: str | None = None) -> None:
+        """Stop cleanly: the process's own parts (``message``: what players are told), then
+        the web listener, the lag monitor and the bus. A second call waits for the first."""
+        if self._stopping:
+            await self.stopped.wait()
+            return
+        self._stopping = True
+        await self._unwatch()
+        try:
+            await self._stop_parts(message)
+            if self.web is not None:
+                await self.web.close()
+            await self.lag.stop()
+            await self.bus.close()
+        finally:
+            self.stopped.set()
+
+    async def _stop_parts(self, message: str | None) -> None:
         raise NotImplementedError
 
     async def health(self) -> tuple[bool, dict[str, Any]]:
@@ -229,7 +248,22 @@ class _Process:
         await self.stop()
 
 
-class App(_Process):
+class _GatewayProcess(_Process):
+    """A process with a gateway: ``mythos serve`` and ``mythos gateway``."""
+
+    gateway_node: GatewayNode
+
+    @property
+    def gateway(self) -> Gateway:
+        return self.gateway_node.gateway
+
+    @property
+    def telnet_port(self) -> int:
+        assert self.gateway_node.telnet is not None
+        return self.gateway_node.telnet.port
+
+
+class App(_GatewayProcess):
     """One process: world and gateway on an in-process bus (``mythos serve``).
     ``await start()``, then ``await stop()`` (or ``run()`` for both)."""
 
@@ -257,15 +291,6 @@ class App(_Process):
     def pulse(self) -> Pulse:
         return self.world.pulse
 
-    @property
-    def gateway(self) -> Gateway:
-        return self.gateway_node.gateway
-
-    @property
-    def telnet_port(self) -> int:
-        assert self.gateway_node.telnet is not None
-        return self.gateway_node.telnet.port
-
     async def start(self) -> None:
         await self.bus.start()
         await self.world.start()
@@ -278,28 +303,14 @@ class App(_Process):
                  web=f"http://{s.host}:{self.web_port}/", database=self.store.url,
                  rooms=len(self.game.world.rooms))
 
-    async def stop(self, message: str = SHUTDOWN_MESSAGE) -> None:
-        """Close listeners, tell and save everyone, final flush, close the database.
-        A second call waits for the first to finish."""
-        if self._stopping:
-            await self.stopped.wait()
-            return
-        self._stopping = True
-        await self._unwatch()
+    async def _stop_parts(self, message: str | None) -> None:
+        """Stop listening, tell and save everyone, final flush, close the database."""
         log.info("server_stopping")
         self.gateway_node.stop_accepting()
-        if self.world.started:
-            await self.world.stop(message)
-        else:
-            await self.world.stop("")
+        await self.world.stop((message or SHUTDOWN_MESSAGE) if self.world.started else "")
         await self.bus.flush()
         await self.gateway_node.stop()
-        if self.web is not None:
-            await self.web.close()
-        await self.lag.stop()
-        await self.bus.close()
         log.info("server_stopped")
-        self.stopped.set()
 
     async def restart_world(self) -> None:
         """The staff's ``reload``: a new world (the world files read again) while every
@@ -357,12 +368,7 @@ class WorldApp(_Process):
         self.reexec = True
         await self.stop()
 
-    async def stop(self, message: str | None = None) -> None:
-        if self._stopping:
-            await self.stopped.wait()
-            return
-        self._stopping = True
-        await self._unwatch()
+    async def _stop_parts(self, message: str | None) -> None:
         game = getattr(self.world, "game", None)
         shutdown = game is not None and game.stop_requested.is_set() and not self.reexec
         if self.world.started:
@@ -370,11 +376,6 @@ class WorldApp(_Process):
                                   restarting=not shutdown)
         else:
             await self.world.stop("")
-        if self.web is not None:
-            await self.web.close()
-        await self.lag.stop()
-        await self.bus.close()
-        self.stopped.set()
 
     async def health(self) -> tuple[bool, dict[str, Any]]:
         if not self.world.started:
@@ -390,7 +391,7 @@ class WorldApp(_Process):
                 f"players (start it again).")
 
 
-class GatewayApp(_Process):
+class GatewayApp(_GatewayProcess):
     """Sockets alone, the world across NATS (``mythos gateway``)."""
 
     def __init__(self, settings: Settings) -> None:
@@ -398,15 +399,6 @@ class GatewayApp(_Process):
         self.bus = nats_bus(settings, self.metrics, f"mythos-{settings.gateway_name}")
         self.gateway_node = GatewayNode(settings, self.metrics, self.bus,
                                         Subjects(settings.bus_prefix), settings.gateway_name)
-
-    @property
-    def gateway(self) -> Gateway:
-        return self.gateway_node.gateway
-
-    @property
-    def telnet_port(self) -> int:
-        assert self.gateway_node.telnet is not None
-        return self.gateway_node.telnet.port
 
     async def start(self) -> None:
         await self.bus.start()
@@ -417,19 +409,10 @@ class GatewayApp(_Process):
                  telnet=f"{self.settings.host}:{self.telnet_port}",
                  web=f"http://{self.settings.host}:{self.web_port}/", nats=masked(self.bus.url))
 
-    async def stop(self) -> None:
-        if self._stopping:
-            await self.stopped.wait()
-            return
-        self._stopping = True
+    async def _stop_parts(self, message: str | None) -> None:
         self.gateway_node.stop_accepting()
-        self.gateway.close_all(GATEWAY_CLOSING)
+        self.gateway.close_all(message or GATEWAY_CLOSING)
         await self.gateway_node.stop()
-        if self.web is not None:
-            await self.web.close()
-        await self.lag.stop()
-        await self.bus.close()
-        self.stopped.set()
 
     async def health(self) -> tuple[bool, dict[str, Any]]:
         ok, body = await self.gateway_node.health()

@@ -1,8 +1,11 @@
 """The in-process bus: a gateway and the world in one process (``mythos serve``).
 
-Messages are handed over as they are (no encoding), after the publisher's turn: a queue drained
-by one callback on the event loop, so delivery is asynchronous and ordered exactly as on NATS.
-Publishers give up their message: neither side changes it after ``publish``.
+Messages are handed over as they are (no encoding), and at once: a command's answer reaches the
+socket in the same turn of the loop as the command, with no extra wait behind everything else
+the loop has to do (which under load is what an answer's latency is made of). A message
+published by a handler waits until the one being delivered is done, so the order is the order
+of publishing, as on NATS. Publishers give up their message: neither side changes it after
+``publish``. Code on either side must not count on when a message arrives, only on its order.
 """
 
 from __future__ import annotations
@@ -34,9 +37,7 @@ class InProcessBus:
         self._subs: list[tuple[str, Handler]] = []
         self._exact: dict[str, list[Handler]] = {}
         self._queue: deque[tuple[str, Any]] = deque()
-        self._scheduled = False
-        self._drained = asyncio.Event()
-        self._drained.set()
+        self._delivering = False
         self._responders: dict[str, Responder] = {}
 
     async def start(self) -> None:
@@ -57,11 +58,21 @@ class InProcessBus:
             self._exact.clear()
 
     def publish(self, subject: str, message: Any) -> None:
-        self._queue.append((subject, message))
-        if not self._scheduled:
-            self._scheduled = True
-            self._drained.clear()
-            asyncio.get_running_loop().call_soon(self._deliver)
+        queue = self._queue
+        queue.append((subject, message))
+        if self._delivering:  # published by a handler: after the message being delivered
+            return
+        self._delivering = True
+        try:
+            while queue:
+                subject, message = queue.popleft()
+                for handler in self._handlers(subject):
+                    try:
+                        handler(subject, message)
+                    except Exception:
+                        log.exception("bus_handler_failed", subject=subject)
+        finally:
+            self._delivering = False
 
     def _handlers(self, subject: str) -> list[Handler]:
         found = self._exact.get(subject)
@@ -71,27 +82,8 @@ class InProcessBus:
                 self._exact[subject] = found
         return found
 
-    def _deliver(self) -> None:
-        queue = self._queue
-        try:
-            # Only what is queued now: what the handlers publish waits for the next turn.
-            for _ in range(len(queue)):
-                subject, message = queue.popleft()
-                for handler in self._handlers(subject):
-                    try:
-                        handler(subject, message)
-                    except Exception:
-                        log.exception("bus_handler_failed", subject=subject)
-        finally:
-            if queue:
-                asyncio.get_running_loop().call_soon(self._deliver)
-            else:
-                self._scheduled = False
-                self._drained.set()
-
     async def flush(self) -> None:
-        while not self._drained.is_set():
-            await self._drained.wait()
+        return None  # delivered as published
 
     async def serve(self, subject: str, responder: Responder) -> _Subscription:
         self._responders[subject] = responder

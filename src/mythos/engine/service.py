@@ -357,6 +357,7 @@ class WorldService:
         lines = client.lines
         while lines and not session.closed:
             await session.handle_line(lines.popleft())
+            self._flush_outbox()  # the answer goes now, not after the loop's next turn
         client.warned = False
 
     async def _enter(self, client: _Client, login: dict[str, Any]) -> None:

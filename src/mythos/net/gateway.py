@@ -335,3 +335,4 @@ class Gateway:
                     log.warning("slow_client_disconnected", peer=session.conn.peer,
                                 buffered=session.conn.buffered())
                     session.conn.close()
+                    session.disconnected()  # the world hears it now; later ops are dropped
