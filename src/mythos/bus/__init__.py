@@ -2,8 +2,9 @@
 
 ``InProcessBus`` (``bus/local.py``) joins a gateway and the world inside one process (``mythos
 serve``); ``NatsBus`` (``bus/nats.py``) joins separate processes over NATS (``mythos gateway`` and
-``mythos world``). Both deliver messages asynchronously and in the order they were published, so
-the gateway and the world run the same code whichever carries them. What travels, and on which
+``mythos world``). Both deliver messages in the order they were published (the in-process bus at
+once, NATS a little later), and neither side counts on when a message arrives, so the gateway
+and the world run the same code whichever carries them. What travels, and on which
 subject, is in ``bus/wire.py``.
 """
 
@@ -40,7 +41,8 @@ class Bus(Protocol):
         """Call ``handler`` for each message on ``subject`` (NATS wildcards ``*`` and ``>``)."""
 
     def publish(self, subject: str, message: Any) -> None:
-        """Send a JSON-able message; never waits. Order is kept per publisher."""
+        """Send a JSON-able message; never waits (in process, the handlers run before it
+        returns). Order is kept per publisher."""
 
     async def flush(self) -> None:
         """Wait until every message published so far has left (in process: been delivered)."""
