@@ -87,30 +87,16 @@ class MythosServer(Target):
         for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
             with contextlib.suppress(FileNotFoundError):
                 await asyncio.to_thread(p.unlink)
-        logf = await asyncio.to_thread(open, self.log, "wb")
-        try:
-            self.proc = await asyncio.create_subprocess_exec(
-                self.python, "-m", "mythos", "serve", "--host", "127.0.0.1",
-                "--telnet-port", "0", "--web-port", "0",
-                "--database-url", f"sqlite+aiosqlite:///{db}", "--world",
-                str(REPO / "data" / "world"),
-                # every bot comes from this machine: lift the per-address cap (as Evennia's
-                # throttles are raised); the total cap stays the server's default
-                env=child_env(MYTHOS_MAX_CONNECTIONS_PER_ADDRESS="1000000"),
-                cwd=self.workdir, stdin=asyncio.subprocess.DEVNULL,
-                stdout=logf, stderr=logf)
-        finally:
-            await asyncio.to_thread(logf.close)
+        self.proc, text = await spawn_mythos(
+            self.python, ["serve", "--host", "127.0.0.1", "--telnet-port", "0", "--web-port", "0",
+                          "--database-url", f"sqlite+aiosqlite:///{db}", "--world",
+                          str(REPO / "data" / "world")],
+            # every bot comes from this machine: lift the per-address cap (as Evennia's
+            # throttles are raised); the total cap stays the server's default
+            self.workdir, self.log, child_env(MYTHOS_MAX_CONNECTIONS_PER_ADDRESS="1000000"),
+            "Press Ctrl-C to stop.", timeout)
         self.pids = [self.proc.pid]
-        deadline = time.monotonic() + timeout
-        while True:
-            text = await asyncio.to_thread(self.log.read_text, errors="replace")
-            if "Press Ctrl-C to stop." in text:
-                break
-            if self.proc.returncode is not None or time.monotonic() > deadline:
-                await self.stop()
-                raise RuntimeError(f"mythos serve did not start:\n{text[-3000:]}")
-            await asyncio.sleep(0.1)
+        self.roles = ["serve"]
         m = re.search(r"telnet (\S+) (\d+)", text)
         w = re.search(r"http://(\S+?):(\d+)/", text)
         if not (m and w):
@@ -123,15 +109,7 @@ class MythosServer(Target):
         self.version = __version__
 
     async def stop(self) -> None:
-        proc = self.proc
-        if proc is None or proc.returncode is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), 60)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+        await terminate(self.proc)
 
 
 async def spawn_mythos(python: str, args: list[str], workdir: Path, log: Path,
