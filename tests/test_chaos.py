@@ -27,6 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -226,6 +227,28 @@ def _same(a: Counter, b: Counter) -> bool:
     return all(a.get(k, 0) == b.get(k, 0) for k in keys)
 
 
+async def backends_gone(db_url: str, timeout: float = 10.0) -> None:
+    """Wait until the killed server's PostgreSQL sessions have ended.
+
+    SIGKILL ends the server, not the database's side of its connections: a COMMIT that had
+    reached PostgreSQL still lands, a moment later. Reading before then may miss a move that
+    the database is about to keep (and the next start will find). Each backend ends once it has
+    finished its statement and seen the socket closed."""
+    url = make_url(db_url)
+    if url.get_backend_name() != "postgresql":
+        return
+    admin = await asyncpg.connect(url.set(drivername="postgresql")
+                                  .render_as_string(hide_password=False), timeout=3)
+    try:
+        async with asyncio.timeout(timeout):
+            while await admin.fetchval(  # noqa: ASYNC110 (PostgreSQL tells no one; poll it)
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"):
+                await asyncio.sleep(0.02)
+    finally:
+        await admin.close()
+
+
 def leave_debris(db_url: str, cwd: Path) -> None:
     """What a crash may leave: a stale lock file, and (SQLite) a torn rollback journal."""
     (cwd / "mythos.lock").write_text("12345\n")
@@ -255,6 +278,7 @@ async def run_chaos(db_url: str, cwd: Path, kills: int, burst: tuple[float, floa
             if round_ == 0:  # the starting kits, as committed
                 proc.send_signal(signal.SIGKILL)
                 await proc.wait()
+                await backends_gone(db_url)
             else:
                 tasks = [asyncio.create_task(chaos.burst(b)) for b in chaos.bots]
                 await asyncio.sleep(chaos.rng.uniform(*burst))
@@ -262,6 +286,7 @@ async def run_chaos(db_url: str, cwd: Path, kills: int, burst: tuple[float, floa
                 killed_at = time.monotonic()
                 assert await asyncio.wait_for(proc.wait(), 10) == -signal.SIGKILL
                 chaos.kills += 1
+                await backends_gone(db_url)
                 await asyncio.gather(*tasks)
         for b in chaos.bots:
             if b.client is not None:
