@@ -240,17 +240,18 @@ class WebSocketTransport(Transport):
                     continue
                 now = time.perf_counter()
                 self.bytes_in += len(msg.data)
-                frame = json.loads(msg.data)
-                kind = frame.get("type")
-                if kind == "text":
-                    self.on_text(frame.get("text", "").encode("utf-8"), now)
-                elif kind == "gmcp":
-                    self.on_oob(str(frame.get("package", "")),
-                                json.dumps(frame.get("data")).encode("utf-8"), now)
-                elif kind == "ready" and not ready.done():
-                    ready.set_result(None)
-                elif kind == "error" and not ready.done():
-                    ready.set_exception(LoginRefused(str(frame.get("message"))))
+                data = json.loads(msg.data)
+                for frame in data if isinstance(data, list) else [data]:  # a batch: in order
+                    kind = frame.get("type")
+                    if kind == "text":
+                        self.on_text(frame.get("text", "").encode("utf-8"), now)
+                    elif kind == "gmcp":
+                        self.on_oob(str(frame.get("package", "")),
+                                    json.dumps(frame.get("data")).encode("utf-8"), now)
+                    elif kind == "ready" and not ready.done():
+                        ready.set_result(None)
+                    elif kind == "error" and not ready.done():
+                        ready.set_exception(LoginRefused(str(frame.get("message"))))
         finally:
             if not ready.done():
                 ready.set_exception(ConnectionError("the socket closed before the login"))

@@ -207,6 +207,48 @@ async def test_the_world_hears_only_trusted_gateways(shared: Cluster) -> None:
 
 @module_loop
 @with_logs
+async def test_the_world_speaks_each_gateway_its_own_wire_version(shared: Cluster) -> None:
+    """GMCP goes to a gateway of this release as JSON encoded once by the world (``j``); to a
+    gateway that does not name its version (an older release, still running while the world
+    was restarted on a newer one) as plain data (``o``), which is all it understands."""
+    p = shared.prefix
+    nc = await nats.connect(NATS_URL)
+    try:
+        ops: dict[str, list[list]] = {"1": [], "2": []}
+
+        async def on_out(msg: Msg) -> None:
+            for op in decode(msg.data)["ops"]:
+                ops[op[1]].append(op)
+
+        await nc.subscribe(f"{p}.out.elder", cb=on_out)
+        await nc.flush()
+        signed = {TOKEN_HEADER: TOKEN}
+        connect = {"k": "connect", "kind": "telnet", "peer": "127.0.0.1:1", "term": {},
+                   "oob": []}
+        for sid, extra, name in (("1", {}, "Oldwire"), ("2", {"wire": 2}, "Newwire")):
+            await nc.publish(f"{p}.in.elder.{sid}", encode({**connect, **extra}),
+                             headers=signed)
+            await nc.publish(f"{p}.in.elder.{sid}", encode(
+                {"k": "line", "t": f"create {name} {PASSWORD}"}), headers=signed)
+        await nc.flush()
+
+        def vitals(sid: str) -> list:
+            return [op for op in ops[sid] if op[0] in "oj" and op[2] == "Char.Vitals"]
+
+        await wait_until(lambda: vitals("1") and vitals("2"), 15, "Char.Vitals for both")
+        old, new = vitals("1")[0], vitals("2")[0]
+        assert old[0] == "o" and old[3]["hp"] == old[3]["maxhp"] > 0, old
+        assert new[0] == "j" and decode(new[3].encode()) == old[3], new
+        assert {op[0] for op in ops["1"]} <= {"t", "o", "e", "b"}, ops["1"]
+        for sid in ops:
+            await nc.publish(f"{p}.in.elder.{sid}", encode({"k": "gone"}), headers=signed)
+        await nc.flush()
+    finally:
+        await nc.close()
+
+
+@module_loop
+@with_logs
 async def test_staff_reload_reexecs_the_world_process(shared: Cluster) -> None:
     """``reload`` under ``mythos world``: the process starts itself again in place (the same
     pid, a new program), the players on both gateways stay connected and carry on."""

@@ -70,6 +70,12 @@ async def test_a_browser_player_plays_beside_a_telnet_player(server):
     await web.command(direction, "Exits:")
     info = await web.expect_gmcp("Room.Info", where=lambda d: d["num"] == target)
     assert info["name"] == server.game.world.rooms[target].name
+    # The answer to one command arrives as one message: its text and its GMCP together.
+    together = next(m for m in web.messages if any(
+        f["type"] == "gmcp" and f["package"] == "Room.Info" and f["data"]["num"] == target
+        for f in m))
+    assert any(f["type"] == "text" and "Exits:" in f["text"] for f in together)
+    assert {"Char.Vitals", "Room.Players"} <= {f.get("package") for f in together}
     await bob.expect(f"Ashley leaves {direction}.")
     assert await bob.expect_gmcp("Room.RemovePlayer") == "Ashley"
     assert server.game.online["ashley"].room_id == target

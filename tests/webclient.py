@@ -33,6 +33,8 @@ class WebClient:
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         #: Every frame received, decoded.
         self.frames: list[dict[str, Any]] = []
+        #: The frames of each WebSocket message (several when the server sent them at once).
+        self.messages: list[list[dict[str, Any]]] = []
         self._cursor: dict[str, int] = {}
         self._text = ""
         self._text_cursor = 0
@@ -182,12 +184,14 @@ class WebClient:
         try:
             async for msg in ws:
                 if msg.type == aiohttp.WSMsgType.TEXT:
-                    frame = json.loads(msg.data)
-                    self.frames.append(frame)
-                    if frame.get("type") == "text":
-                        self._text += strip_ansi(frame["text"])
-                    elif frame.get("type") == "error":
-                        self._text += f"[error {frame['code']}] {frame['message']}\n"
+                    data = json.loads(msg.data)
+                    self.messages.append(data if isinstance(data, list) else [data])
+                    for frame in self.messages[-1]:
+                        self.frames.append(frame)
+                        if frame.get("type") == "text":
+                            self._text += strip_ansi(frame["text"])
+                        elif frame.get("type") == "error":
+                            self._text += f"[error {frame['code']}] {frame['message']}\n"
                 self._notify()
         finally:
             self.close_code = ws.close_code

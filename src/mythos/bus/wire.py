@@ -4,7 +4,8 @@
 Gateway -> world, one subject per session, ``<prefix>.in.<gateway>.<session>``; a dict with
 ``k``, the kind:
 
-- ``connect``: a new client, or one taken up again after a world restart. ``kind`` ("telnet"
+- ``connect``: a new client, or one taken up again after a world restart. ``wire``: the
+  version of these messages the gateway speaks (``WIRE``; missing: 1), ``kind`` ("telnet"
   or "websocket"), ``peer`` ("host:port"), ``term`` (width, height, ttype, ansi, charset),
   ``oob`` (the client's Core.Hello and Core.Supports.* so far, to replay), and ``login`` when the
   player is logged in already: ``{"name", "new", "resume"}`` (the browser's login API, or a
@@ -16,7 +17,9 @@ World -> gateway, batched: ``<prefix>.out.<gateway>`` carries ``{"ops": [...]}``
 naming its session (output of one pulse to thousands of clients is one message, not thousands):
 
 - ``["t", sid, text, prompt]``: rendered text; ``prompt``: it ends with a prompt (telnet GA/EOR)
-- ``["o", sid, package, data]``: one GMCP message
+- ``["j", sid, package, json]``: one GMCP message, its data as JSON text (or null: none),
+  encoded once by the world for everyone who gets it (to a gateway of wire 2 and later)
+- ``["o", sid, package, data]``: one GMCP message, its data as is (to a gateway of wire 1)
 - ``["e", sid, on]``: echo on or off (password prompts)
 - ``["b", sid, name]``: the session is now playing ``name`` (kept by the gateway for restarts)
 - ``["r", sid, code, message]``: a login was refused (the browser shows it)
@@ -34,6 +37,10 @@ from __future__ import annotations
 
 import re
 
+#: The version of these messages, sent by gateways with each ``connect``: a world of a newer
+#: release sends a gateway of an older one only what it understands, so the world can be
+#: restarted on a new release while the gateways keep their players. 2: the ``j`` op.
+WIRE = 2
 #: Seconds between heartbeats, both ways.
 HEARTBEAT = 1.0
 #: A world or gateway not heard from for this long is taken for dead.

@@ -434,7 +434,9 @@ class Economy:
                     "update": "Char.Items.Update"}
         for kind, holder, item in events:
             location, sessions = self._audience(holder)
-            data = gmcp.item_event(location, item)
+            data: Any = gmcp.item_event(location, item)
+            if len(sessions) > 1:
+                data = gmcp.Encoded(data)
             for s in sessions:
                 s.oob(packages[kind], data)
 

@@ -280,7 +280,10 @@ class Game:
 
     def oob_room(self, room: Room, package: str, data: Any,
                  exclude: Iterable[Character] = ()) -> None:
-        for s in self.sessions_in(room, exclude):
+        sessions = self.sessions_in(room, exclude)
+        if len(sessions) > 1:
+            data = gmcp.Encoded(data)  # once for the room, not once per listener
+        for s in sessions:
             s.oob(package, data)
 
     async def broadcast(self, text: str) -> None:

@@ -4,11 +4,40 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from mythos.rules.character import PROFESSIONS
 from mythos.rules.comm import Channel
 from mythos.rules.lucidity import LCD_MAX, tier
 from mythos.text import strip_markup
 from mythos.world.model import DIR_SHORT, Character, Room
+
+
+def encode(data: Any) -> str:
+    """GMCP data as compact JSON text (UTF-8 kept as is), as clients receive it."""
+    return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+class Encoded:
+    """GMCP data encoded once for everyone who gets it (a room's, a channel's audience):
+    ``Session.oob(package, Encoded(data))``. Never change ``data`` afterwards."""
+
+    __slots__ = ("data", "json")
+
+    def __init__(self, data: Any) -> None:
+        self.data = data
+        self.json = encode(data)
+
+    def __repr__(self) -> str:
+        return f"Encoded({self.json[:60]})"
+
+
+def as_json(data: Any) -> str | None:
+    """The JSON text of ``data`` (None stays None: a message without data)."""
+    if isinstance(data, Encoded):
+        return data.json
+    return None if data is None else encode(data)
+
 
 #: Packages sent to a client that never said what it supports.
 DEFAULT_SUPPORTS = frozenset({"char", "room", "core"})

@@ -24,6 +24,7 @@ import structlog
 
 from mythos.bus import Bus, Subscription
 from mythos.bus.wire import BATCH_BYTES, HEARTBEAT, MAX_QUEUED_LINES, SILENCE, Subjects
+from mythos.engine import gmcp
 from mythos.engine.login import (
     UNREACHABLE,
     ArchivesUnreachable,
@@ -69,8 +70,9 @@ class RemoteConnection:
     """A client on a gateway, as the engine sees it (``engine/connection.py``)."""
 
     def __init__(self, service: WorldService, gateway: str, sid: str, kind: str,
-                 peer: str) -> None:
+                 peer: str, wire: int = 1) -> None:
         self.service = service
+        self.wire = wire  # what the gateway understands (bus/wire.py: WIRE)
         self.gateway = gateway
         self.sid = sid
         self.kind = kind if kind in ("telnet", "websocket") else "telnet"
@@ -91,8 +93,13 @@ class RemoteConnection:
             self._last_text = None
 
     def write_oob(self, package: str, data: Any) -> None:
-        if not self.closed:
-            self.service.emit(self.gateway, ["o", self.sid, package, data])
+        if self.closed:
+            return
+        if self.wire >= 2:  # JSON here, once (an Encoded is once for all its listeners)
+            self.service.emit(self.gateway, ["j", self.sid, package, gmcp.as_json(data)])
+        else:
+            plain = data.data if isinstance(data, gmcp.Encoded) else data
+            self.service.emit(self.gateway, ["o", self.sid, package, plain])
 
     @property
     def oob_enabled(self) -> bool:
@@ -316,9 +323,11 @@ class WorldService:
         if old is not None:  # the gateway takes this client up again: the old one is gone
             old.conn.closed = True
             self._disconnected(old)
-        peer = msg.get("peer")
+        peer, wire = msg.get("peer"), msg.get("wire")
         conn = RemoteConnection(self, gateway, sid, str(msg.get("kind", "telnet")),
-                                peer if isinstance(peer, str) else "?:0")
+                                peer if isinstance(peer, str) else "?:0",
+                                wire if isinstance(wire, int) and not isinstance(wire, bool)
+                                else 1)
         session = self.game.connect(conn, greet=False, **terminal_facts(msg.get("term")))
         if session.closed:  # refused (a cap, a shutdown): it said why
             return

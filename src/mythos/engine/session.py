@@ -40,11 +40,15 @@ class Session:
         self.height = 24
         self.ttype = ""
         self.client = ""  # from Core.Hello
-        self.supports: set[str] | None = None  # None: the client never said; default set
+        self._supports: set[str] | None = None
+        self._wants: dict[str, bool] = {}  # package -> wanted, for the supports above
         self.connected_at = time.monotonic()
         self.last_input = self.connected_at
         self._out: list[str] = []
-        self._oob: list[tuple[str, Any]] = []
+        #: Out-of-band messages queued, in order; None where a newer one of a coalesced
+        #: package took the place (``_coalesced``: package -> its index here).
+        self._oob: list[tuple[str, Any] | None] = []
+        self._coalesced: dict[str, int] = {}
         self._tokens = game.settings.commands_per_second * 2
         self._tokens_at = self.connected_at
         self._warned_flood = False
@@ -75,13 +79,30 @@ class Session:
         if self.closed or not self.wants(package):
             return
         if package in COALESCED:
-            self._oob = [(p, d) for p, d in self._oob if p != package]
+            before = self._coalesced.get(package)
+            if before is not None:
+                self._oob[before] = None  # only the newest counts; it goes last
+            self._coalesced[package] = len(self._oob)
         self._oob.append((package, data))
         self.game.pending_output.add(self)
 
+    @property
+    def supports(self) -> set[str] | None:
+        """The GMCP packages the client named (Core.Supports.*); None: it never said, it gets
+        ``gmcp.DEFAULT_SUPPORTS``."""
+        return self._supports
+
+    @supports.setter
+    def supports(self, value: set[str] | None) -> None:
+        self._supports = value
+        self._wants = {}
+
     def wants(self, package: str) -> bool:
-        supported = gmcp.DEFAULT_SUPPORTS if self.supports is None else self.supports
-        return gmcp.supported(package, supported)
+        wanted = self._wants.get(package)
+        if wanted is None:
+            supported = gmcp.DEFAULT_SUPPORTS if self._supports is None else self._supports
+            wanted = self._wants[package] = gmcp.supported(package, supported)
+        return wanted
 
     def flush(self) -> None:
         """Write what is queued to the connection (the gateway hangs up on a client that
@@ -91,6 +112,7 @@ class Session:
             return
         out, self._out = self._out, []
         oob, self._oob = self._oob, []
+        self._coalesced = {}
         if out:
             text = "".join(out)
             if self.playing:
@@ -98,8 +120,10 @@ class Session:
             self.conn.write_text(render(text, ansi=self.ansi))
             self.conn.send_prompt_end()
         if self.conn.oob_enabled:
-            for package, data in oob:
-                self.conn.write_oob(package, data)
+            write_oob = self.conn.write_oob
+            for message in oob:
+                if message is not None:
+                    write_oob(*message)
 
     def prompt(self) -> str:
         c = self.char
@@ -196,7 +220,7 @@ class Session:
         if message:
             self._out.append(message if message.endswith("\n") else message + "\n")
         text = render("".join(self._out), ansi=self.ansi) if self._out else None
-        self._out, self._oob = [], []
+        self._out, self._oob, self._coalesced = [], [], {}
         self.state = "closed"
         self.game.pending_output.discard(self)
         self.conn.close(text)

@@ -225,7 +225,8 @@ class Social:
                 heard += 1
             line = line_for(c)
             if line != last_line:
-                last_line, data = line, gmcp.channel_text(channel, talker.name, line)
+                last_line = line
+                data = gmcp.Encoded(gmcp.channel_text(channel, talker.name, line))
             s.write(line)
             s.oob("Comm.Channel.Text", data)
             if i % CHUNK == CHUNK - 1:

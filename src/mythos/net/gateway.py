@@ -22,7 +22,14 @@ from typing import Any
 import structlog
 
 from mythos.bus import Bus, BusUnavailable
-from mythos.bus.wire import HEARTBEAT, MAX_QUEUED_LINES, SILENCE, Subjects, check_token
+from mythos.bus.wire import (
+    HEARTBEAT,
+    MAX_QUEUED_LINES,
+    SILENCE,
+    WIRE,
+    Subjects,
+    check_token,
+)
 from mythos.config import Settings
 from mythos.engine.connection import Connection
 from mythos.engine.pulse import cancel
@@ -242,7 +249,8 @@ class Gateway:
             session.waiting.clear()
         conn = session.conn
         self.send(session, {"k": "connect", "kind": conn.kind, "peer": conn.peer,
-                            "term": session.terminal, "oob": session.sticky, "login": login})
+                            "term": session.terminal, "oob": session.sticky, "login": login,
+                            "wire": WIRE})
         session.attached = True
         session.told = False
         while session.waiting:
@@ -297,14 +305,17 @@ class Gateway:
                     continue
                 code = op[0]
                 conn = session.conn
+                if session not in touched:
+                    touched.add(session)
+                    conn.hold()  # all its output of this message in one write
                 if code == "t":
                     conn.write_text(op[2])
                     if op[3]:
                         conn.send_prompt_end()
-                    touched.add(session)
+                elif code == "j":
+                    conn.write_gmcp(str(op[2]), op[3] if isinstance(op[3], str) else None)
                 elif code == "o":
                     conn.write_oob(op[2], op[3])
-                    touched.add(session)
                 elif code == "e":
                     conn.set_echo(bool(op[2]))
                 elif code == "b":
@@ -330,6 +341,7 @@ class Gateway:
             self._touched = set()
             limit = self.settings.output_limit
             for session in touched:
+                session.conn.release()
                 if not session.closed and session.conn.buffered() > limit:
                     self.metrics.disconnects_slow.inc()
                     log.warning("slow_client_disconnected", peer=session.conn.peer,

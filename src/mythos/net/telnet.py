@@ -47,6 +47,7 @@ from telnetlib3.telopt import (
     WONT,
 )
 
+from mythos.engine import gmcp
 from mythos.net.gateway import Gateway
 
 log = structlog.get_logger(__name__)
@@ -464,34 +465,56 @@ class TelnetConnection:
         self.terminal: dict[str, Any] = {}
         self.closed = False
         self._echo_off = False
+        #: Bytes held back by ``hold()`` until ``release()``; None: each write goes at once.
+        self._held: list[bytes] | None = None
 
     def _alive(self) -> bool:
         return not self.closed and not self._transport.is_closing()
+
+    def _send(self, data: bytes) -> None:
+        if self._held is not None:
+            self._held.append(data)
+        else:
+            self._transport.write(data)
+
+    def hold(self) -> None:
+        """Keep what is written from now on until ``release()``: one write (one system call)
+        for a whole answer, instead of one for its text, one for its prompt's end and one for
+        each GMCP message."""
+        if self._held is None:
+            self._held = []
+
+    def release(self) -> None:
+        held, self._held = self._held, None
+        if held and not self._transport.is_closing():
+            self._transport.write(b"".join(held))
 
     def write_text(self, text: str) -> None:
         if not self._alive() or not text:
             return
         wire = text.replace("\r\n", "\n").replace("\n", "\r\n")
         data = wire.encode(self._proto.charset, errors="replace")
-        self._transport.write(data.replace(IAC, IAC + IAC))
+        self._send(data.replace(IAC, IAC + IAC))
 
     def write_oob(self, package: str, data: Any) -> None:
+        self.write_gmcp(package, gmcp.as_json(data))
+
+    def write_gmcp(self, package: str, json_text: str | None) -> None:
         if not self._alive() or not self.oob_enabled:
             return
         payload = package.encode("utf-8")
-        if data is not None:
-            payload += b" " + json.dumps(data, ensure_ascii=False,
-                                         separators=(",", ":")).encode("utf-8")
-        self._transport.write(IAC + SB + GMCP + payload.replace(IAC, IAC + IAC) + IAC + SE)
+        if json_text is not None:
+            payload += b" " + json_text.encode("utf-8")
+        self._send(IAC + SB + GMCP + payload.replace(IAC, IAC + IAC) + IAC + SE)
 
     def send_prompt_end(self) -> None:
         if not self._alive():
             return
         w = self._writer
         if w.local_option.enabled(EOR):
-            self._transport.write(IAC + CMD_EOR)
+            self._send(IAC + CMD_EOR)
         elif not w.local_option.enabled(SGA):
-            self._transport.write(IAC + GA)
+            self._send(IAC + GA)
 
     @property
     def oob_enabled(self) -> bool:
@@ -513,11 +536,11 @@ class TelnetConnection:
         if on:
             w.pending_option[WILL + ECHO] = False
             w.local_option[ECHO] = False
-            self._transport.write(IAC + WONT + ECHO)
+            self._send(IAC + WONT + ECHO)
         else:
             # Pending, so the client's DO ECHO is taken as the answer, not re-acknowledged.
             w.pending_option[WILL + ECHO] = True
-            self._transport.write(IAC + WILL + ECHO)
+            self._send(IAC + WILL + ECHO)
 
     def entered(self, name: str) -> None:
         """Nothing to do: the player reads the game's own welcome."""
@@ -530,6 +553,7 @@ class TelnetConnection:
             return
         if message:
             self.write_text(message)
+        self.release()
         self.closed = True
         reader = self._proto.reader
         if reader is not None:

@@ -35,9 +35,11 @@ import time
 from collections import deque
 from typing import Any
 
+import orjson
 import structlog
 from aiohttp import WSMsgType, web
 
+from mythos.engine import gmcp
 from mythos.net.gateway import Gateway, GatewaySession
 from mythos.net.webauth import GATEWAY_KEY, TICKETS_KEY, TicketBook, client_host, same_origin
 
@@ -65,8 +67,12 @@ _EOL = re.compile("\r\n|\r|\n")
 SOCKETS_KEY = web.AppKey("mythos_sockets", set)
 
 
+#: Frames queued together go out as one message (a JSON array of them), up to about this size.
+BATCH_BYTES = 64 * 1024
+
+
 def _dump(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+    return orjson.dumps(frame).decode()
 
 
 class WebSocketConnection:
@@ -106,10 +112,20 @@ class WebSocketConnection:
         self._last_text = frame
 
     def write_oob(self, package: str, data: Any) -> None:
+        self.write_gmcp(package, gmcp.as_json(data))
+
+    def write_gmcp(self, package: str, json_text: str | None) -> None:
         if self.closed:
             return
-        body = _dump({"type": "gmcp", "package": package, "data": data})
+        body = (f'{{"type":"gmcp","package":{orjson.dumps(package).decode()},'
+                f'"data":{"null" if json_text is None else json_text}}}')
         self._push(body, len(body))
+
+    def hold(self) -> None:
+        """Nothing to do: frames queued in one turn of the loop go out together anyway."""
+
+    def release(self) -> None:
+        """See ``hold``."""
 
     def send_prompt_end(self) -> None:
         # The text just queued ends with a prompt: the page shows its last line as one.
@@ -201,10 +217,16 @@ class WebSocketConnection:
         ws = self.ws
         try:
             while True:
-                while self._frames:
-                    item, size = self._frames.popleft()
-                    self._queued -= size
-                    await ws.send_str(item if isinstance(item, str) else _dump(item))
+                frames = self._frames
+                while frames:
+                    batch: list[str] = []
+                    size = 0
+                    while frames and size < BATCH_BYTES:  # what is queued: one message
+                        item, n = frames.popleft()
+                        self._queued -= n
+                        size += n
+                        batch.append(item if isinstance(item, str) else _dump(item))
+                    await ws.send_str(batch[0] if len(batch) == 1 else f"[{','.join(batch)}]")
                 if self.closed:
                     break
                 self._wake.clear()

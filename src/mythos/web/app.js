@@ -166,7 +166,10 @@ function connect(token) {
   ws.addEventListener("message", (ev) => {
     let frame;
     try { frame = JSON.parse(ev.data); } catch { return; }
-    if (frame && typeof frame === "object") onFrame(frame);
+    // Several frames sent at once come as an array of them, in order.
+    for (const f of Array.isArray(frame) ? frame : [frame]) {
+      if (f && typeof f === "object") onFrame(f);
+    }
   });
   ws.addEventListener("close", (ev) => onClose(ws, ev));
 }
