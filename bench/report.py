@@ -44,7 +44,16 @@ def _f(x: Any, digits: int = 1) -> str:
 
 
 COLUMNS = ("target", "scenario", "bots", "cmd/s", "p50 ms", "p95 ms", "p99 ms", "max ms",
-           "lag p99", "pulse p99", "flush p99", "CPU %", "RSS MiB", "KiB/conn", "errors")
+           "lag p99", "pulse p99", "flush p99", "GC p99 (n)", "CPU %", "RSS MiB", "KiB/conn",
+           "errors")
+
+
+def _gc(step: dict[str, Any]) -> str:
+    """Full collections in the hold: p99 of their pauses (ms) and how many there were."""
+    n = step.get("gc2_pauses")
+    if not n:
+        return "-" if n is None else "0"
+    return f"{_f(step.get('gc2_p99_ms'))} ({n})"
 
 
 def rows(result: dict[str, Any]) -> list[list[str]]:
@@ -55,7 +64,7 @@ def rows(result: dict[str, Any]) -> list[list[str]]:
             f"/{s['bots']}" if s["connected"] != s["bots"] else ""),
             _f(s["commands_per_s"]), _f(lat["p50"]), _f(lat["p95"]), _f(lat["p99"]),
             _f(lat["max"]), _f(s["loop_lag_p99_ms"]), _f(s["pulse_p99_ms"]),
-            _f(s["flush_p99_ms"]), _f(s["cpu_percent"]), _f(s["rss_mib"]),
+            _f(s["flush_p99_ms"]), _gc(s), _f(s["cpu_percent"]), _f(s["rss_mib"]),
             _f(s["rss_per_connection_kib"]), _f(s["error_count"])])
     return out
 

@@ -176,12 +176,17 @@ def server_numbers(m0: dict[Any, float], m1: dict[Any, float], seconds: float,
     """What the server's own /metrics say about the window between two scrapes."""
     if not m0 or not m1:
         return {"loop_lag_p99_ms": None, "pulse_p99_ms": None, "flush_p99_ms": None,
-                "server_commands_per_s": None}
+                "gc2_pauses": None, "gc2_p99_ms": None, "server_commands_per_s": None}
     return {
         "loop_lag_p99_ms": _ms(histogram_quantile(m0, m1, "mythos_event_loop_lag_seconds",
                                                   0.99)),
         "pulse_p99_ms": _ms(histogram_quantile(m0, m1, "mythos_pulse_duration_seconds", 0.99)),
         "flush_p99_ms": _ms(histogram_quantile(m0, m1, "mythos_flush_duration_seconds", 0.99)),
+        # full collections of the garbage collector: how many, and how long they held it all
+        "gc2_pauses": round(counter_delta(m0, m1, "mythos_gc_pause_seconds_count",
+                                          {"generation": "2"})),
+        "gc2_p99_ms": _ms(histogram_quantile(m0, m1, "mythos_gc_pause_seconds", 0.99,
+                                             {"generation": "2"})),
         "server_commands_per_s": round(
             counter_delta(m0, m1, "mythos_commands_total") / seconds, 1),
     }
@@ -313,10 +318,11 @@ class Bench:
             return None
         spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
         await asyncio.to_thread(self.args.out.mkdir, parents=True, exist_ok=True)
-        svg = self.args.out / f"{self.stem}_{target.name}_{what}.svg"
+        ext = {"flamegraph": "svg", "raw": "txt", "speedscope": "json"}[self.args.profile_format]
+        svg = self.args.out / f"{self.stem}_{target.name}_{what}.{ext}"
         proc = await asyncio.create_subprocess_exec(
             spy, "record", "--pid", str(target.pids[0]), "--rate", "100", "--nonblocking",
-            "--format", "flamegraph", "-o", str(svg), stdin=asyncio.subprocess.DEVNULL,
+            "--format", self.args.profile_format, "-o", str(svg), stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
         return proc, svg
 
@@ -641,6 +647,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-plot", action="store_true", help="skip the PNG")
     p.add_argument("--profile", action="store_true",
                    help="py-spy flame graph (SVG) of the Mythos server during each step")
+    p.add_argument("--profile-format", choices=("flamegraph", "raw", "speedscope"),
+                   default="flamegraph", help="py-spy's output: an SVG flame graph, collapsed "
+                   "stacks (raw, one line per stack: for scripts) or speedscope JSON")
     a = p.parse_args(argv)
     a.step_list = steps_up_to([int(x) for x in a.steps.split(",") if x.strip()], a.max)
     a.scenario_list = [s.strip() for s in a.scenarios.split(",") if s.strip()]

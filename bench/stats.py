@@ -49,10 +49,14 @@ def parse_prometheus(text: str) -> Scrape:
     return out
 
 
-def counter_delta(before: Scrape, after: Scrape, name: str) -> float:
-    """How much a counter (all its label sets together) grew between two scrapes."""
+def counter_delta(before: Scrape, after: Scrape, name: str,
+                  labels: dict[str, str] | None = None) -> float:
+    """How much a counter (all its label sets together, or those with ``labels``) grew between
+    two scrapes."""
+    want = set((labels or {}).items())
+
     def total(s: Scrape) -> float:
-        return sum(v for (n, _), v in s.items() if n == name)
+        return sum(v for (n, lab), v in s.items() if n == name and want <= set(lab))
     return total(after) - total(before)
 
 

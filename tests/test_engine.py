@@ -6,6 +6,7 @@ Every test starts the real server in-process and plays it over real telnet socke
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import re
 import socket
@@ -78,6 +79,19 @@ async def test_the_pulse_keeps_ticking_and_runs_timers_while_the_server_runs(ser
     await wait_until(lambda: pulse.count > ticks + 2, what="the pulse to go on")
     assert server.metrics.registry.get_sample_value("mythos_pulse_duration_seconds_count") > 5
     await close_all(a, b)
+
+
+async def test_metrics_time_the_garbage_collectors_full_passes(server):
+    """A full collection stops everything, the loop included: /metrics says how long each took
+    (a cause of loop lag to look for when it is high)."""
+    def full_passes(body: str) -> float:
+        m = re.search(r'^mythos_gc_pause_seconds_count\{generation="2"\} (\S+)$', body, re.M)
+        return float(m.group(1)) if m else 0.0
+
+    before = full_passes((await http_get(server.web_port, "/metrics"))[1])
+    gc.collect()  # what the collector does by itself when enough new objects have lived long
+    status, body = await http_get(server.web_port, "/metrics")
+    assert status == 200 and full_passes(body) == before + 1, body[-2000:]
 
 
 # -- logging in -----------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ exception is logged and counted, and the pulse goes on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import heapq
 import itertools
 import time
@@ -142,20 +144,38 @@ class Pulse:
 
 
 class LagMonitor:
-    """Measures how late the loop wakes a sleeper: the event-loop lag."""
+    """Measures how late the loop wakes a sleeper (the event-loop lag), and how long the garbage
+    collector's passes over the older generations take (one cause of it)."""
 
     def __init__(self, metrics: Metrics, interval: float = 0.25) -> None:
         self.metrics = metrics
         self.interval = interval
         self.last_lag = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._gc_pause = {g: metrics.gc_pause.labels(str(g)) for g in (1, 2)}
+        self._gc_started = 0.0
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="lag-monitor")
+        if self._on_gc not in gc.callbacks:
+            gc.callbacks.append(self._on_gc)
 
     async def stop(self) -> None:
+        with contextlib.suppress(ValueError):
+            gc.callbacks.remove(self._on_gc)
         await cancel(self._task)
         self._task = None
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        # Collections never overlap (each holds the GIL throughout), so one start time does.
+        # Generation 0 (most of them, and short) is left out: this runs for every collection.
+        generation = info["generation"]
+        if generation == 0:
+            return
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self._gc_pause[generation].observe(time.perf_counter() - self._gc_started)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
