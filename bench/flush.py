@@ -6,11 +6,12 @@ cannot say what the flush alone costs. Here the flush runs alone: a real databas
 SQLite file, or ``--postgres URL``: a fresh database made on that server and dropped after),
 migrated, ``--characters`` characters created in it (not measured), all marked dirty with new
 progress (room, HP, lucidity, XP, posture, and an explored room each, as a walk would), then the
-game's own ``WriteBehind`` (``store/writebehind.py``, its default batch of 1,000 rows per
-transaction) flushes them, ``--rounds`` times. Meanwhile a probe task wakes every millisecond and
-records how late it is: the longest the loop was held during each flush; and the garbage
-collector's passes over its older generations are timed (they hold the loop as well, and with
-thousands of characters in memory they are long: read them apart from the flush's own work).
+game's own ``WriteBehind`` (``store/writebehind.py``, with the server's default batch,
+``flush_batch``, of rows per transaction) flushes them, ``--rounds`` times. Meanwhile a probe
+task wakes every millisecond and records how late it is: the longest the loop was held during
+each flush; and the garbage collector's passes over its older generations are timed (they hold
+the loop as well, and with thousands of characters in memory they are long: read them apart
+from the flush's own work).
 
 Reported per round: the flush's wall time (awaited IO included), rows per second, the probe's
 worst and p99 lateness during the flush. Stdout and ``bench/results/flush_<utc time>.json``;
@@ -37,7 +38,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from mythos.config import default_world_dir
+from mythos.config import Settings, default_world_dir
 from mythos.metrics import Metrics
 from mythos.store import Store
 from mythos.store.migrate import upgrade
@@ -122,6 +123,7 @@ async def run(characters: int, rounds: int, postgres: str | None, seed: int,
               batch: int | None = None) -> dict:
     rng = random.Random(seed)
     world = await asyncio.to_thread(load_world, default_world_dir())
+    gc.freeze()  # as the server does once its world is loaded (app.py); players come after
     rooms = [r.id for r in world.rooms.values() if r.zone.id != "limbo"]
     async with database(postgres) as url:
         await asyncio.to_thread(upgrade, url)
@@ -136,8 +138,8 @@ async def run(characters: int, rounds: int, postgres: str | None, seed: int,
                                        profession=row.profession, room_id=row.room_id,
                                        hp=row.hp, max_hp=row.max_hp))
             created = time.perf_counter() - t0
-            wb = WriteBehind(store, metrics=Metrics(),  # the game's defaults, unless --batch
-                             **({"batch_size": batch} if batch else {}))
+            wb = WriteBehind(store, metrics=Metrics(),  # the server's batch, unless --batch
+                             batch_size=batch or Settings.model_fields["flush_batch"].default)
             results = []
             for _ in range(rounds):
                 for c in chars:  # everyone moved, got hurt, saw something: all dirty

@@ -39,7 +39,7 @@ log = structlog.get_logger(__name__)
 
 
 class WriteBehind:
-    def __init__(self, store: Store, *, interval: float = 1.0, batch_size: int = 1000,
+    def __init__(self, store: Store, *, interval: float = 1.0, batch_size: int = 250,
                  metrics: Metrics | None = None, max_backoff: float = 30.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if batch_size < 1:
