@@ -8,8 +8,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import re
 import socket
+import sys
+import threading
 from collections import deque
 from collections.abc import Iterable
 
@@ -95,6 +98,19 @@ async def test_metrics_time_the_garbage_collectors_full_passes(server):
 
 
 # -- logging in -----------------------------------------------------------------------------------
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice value is Linux's")
+async def test_passwords_are_hashed_in_threads_nicer_than_the_loop(server):
+    """A burst of logins must not take the CPU from those already playing: the argon2 threads
+    run at a lower priority than the event loop's thread."""
+    c = await login(server, "Nicety")  # one hash, so the pool has its thread
+    loop_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    hashers = [t for t in threading.enumerate() if t.name.startswith("argon2")]
+    assert hashers
+    for t in hashers:
+        assert os.getpriority(os.PRIO_PROCESS, t.native_id) == min(19, loop_nice + 10), t.name
+    await c.close()
+
 
 async def test_guided_creation_dialogue(server):
     c = await MudClient.connect(HOST, server.telnet_port)

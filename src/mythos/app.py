@@ -93,6 +93,7 @@ class WorldNode:
                 await part.stop()
         if game is not None:
             await game.npcs.stop()
+            game.hasher.close()
         writebehind: WriteBehind | None = getattr(self, "writebehind", None)
         if writebehind is not None:
             await writebehind.stop(timeout=self.settings.shutdown_grace)

@@ -236,15 +236,17 @@ def account_create(
     start_room = s.start_room or "arkham.square"
 
     async def create() -> None:
+        hasher = Hasher(1)
         store = await Store.open(s.db_url)
         try:
             stats = starting_stats(prof.id)
             hp = max_hp(stats, 1)
             await store.create_account_with_character(
-                name.capitalize(), await Hasher(1).hash(password),
+                name.capitalize(), await hasher.hash(password),
                 "admin" if admin else "player", prof.id, start_room, hp, hp, stats,
                 kit=starting_kit(prof.id))
         finally:
+            hasher.close()
             await store.close()
 
     try:
