@@ -13,6 +13,7 @@ command raised (``mythos_command_errors_total`` stays 0; the log is grepped at t
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -54,8 +55,18 @@ arg_lines = st.one_of(st.lists(words, max_size=6).map(" ".join), st.text(max_siz
 class Harness:
     """A server on a loop in its own thread, with a player and an admin logged in."""
 
+    #: How often (seconds) a thread waiting for the GIL may take it from one that holds it.
+    #: Here, unlike in the server, the loop shares the process with hypothesis's thread: at
+    #: Python's 5 ms each system call of the loop (a socket send releases the GIL) may hand the
+    #: GIL to hypothesis for 5 ms, and a pulse with a few dozen of them "took" over 100 ms
+    #: without doing more (the slow-callback guard failed on it, 2 runs in 5 from a fresh
+    #: clone). A shorter interval takes the cost of the test's own thread out of the loop's.
+    SWITCH_INTERVAL = 0.0005
+
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(self.SWITCH_INTERVAL)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -142,6 +153,7 @@ class Harness:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
         self.loop.close()
+        sys.setswitchinterval(self._switch_interval)
 
 
 @pytest.fixture(scope="module")
