@@ -80,16 +80,11 @@ class _SlowCallbacks(logging.Handler):
         self.collections = collections
         self.limit = limit
 
-    #: asyncio's own callback that runs none of our code: a timer setting a sleep's result (the
-    #: waiting task runs later, in a callback of its own). When it "took" long, the process was
-    #: not running (the machine's scheduler) or was collecting garbage: not a block of ours.
-    NOT_OURS = re.compile(r"Executing <TimerHandle when=\S+ _set_result_unless_cancelled\(")
-
     def emit(self, record: logging.LogRecord) -> None:
         # Called in the loop's thread right after the callback (asyncio logs it there).
         now = time.monotonic()
         msg = record.getMessage()
-        if not (msg.startswith("Executing") and " took " in msg) or self.NOT_OURS.match(msg):
+        if not (msg.startswith("Executing") and " took " in msg):
             return
         took = self.TOOK.search(msg)
         if took is not None:
