@@ -541,8 +541,8 @@ class Bench:
         out: list[Target] = []
         if a.target in ("mythos", "both"):
             work = Path(tempfile.mkdtemp(prefix="mythos-bench-"))
-            out.append(MythosCluster(work, a.gateways, a.nats_url) if a.gateways
-                       else MythosServer(work))
+            out.append(MythosCluster(work, a.gateways, a.nats_url, event_loop=a.event_loop)
+                       if a.gateways else MythosServer(work, event_loop=a.event_loop))
         if a.target in ("evennia", "both"):
             out.append(EvenniaServer())
         return out
@@ -607,6 +607,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gateways", type=int, default=0,
                    help="0: Mythos as one process (mythos serve); N: mythos world and N "
                         "mythos gateways over NATS (--nats-url), the bots spread over them")
+    p.add_argument("--event-loop", choices=("auto", "uvloop", "asyncio"), default="auto",
+                   help="Mythos's event loop (its event_loop setting; auto: uvloop where "
+                        "installed)")
     p.add_argument("--nats-url", default="nats://127.0.0.1:4222",
                    help="the NATS server of --gateways")
     p.add_argument("--scenarios", default="crowded,storm,ramp",

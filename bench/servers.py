@@ -75,9 +75,11 @@ class ExternalServer(Target):
 
 
 class MythosServer(Target):
-    def __init__(self, workdir: Path, python: str = sys.executable) -> None:
+    def __init__(self, workdir: Path, python: str = sys.executable,
+                 event_loop: str = "auto") -> None:
         super().__init__("mythos", "mythos")
         self.workdir = workdir
+        self.event_loop = event_loop
         self.python = python
         self.proc: asyncio.subprocess.Process | None = None
         self.log = workdir / "mythos-server.log"
@@ -93,7 +95,8 @@ class MythosServer(Target):
                           str(REPO / "data" / "world")],
             # every bot comes from this machine: lift the per-address cap (as Evennia's
             # throttles are raised); the total cap stays the server's default
-            self.workdir, self.log, child_env(MYTHOS_MAX_CONNECTIONS_PER_ADDRESS="1000000"),
+            self.workdir, self.log, child_env(MYTHOS_MAX_CONNECTIONS_PER_ADDRESS="1000000",
+                                              MYTHOS_EVENT_LOOP=self.event_loop),
             "Press Ctrl-C to stop.", timeout)
         self.pids = [self.proc.pid]
         self.roles = ["serve"]
@@ -153,9 +156,10 @@ class MythosCluster(Target):
     each its own process, on a fresh SQLite file; the bots spread over the gateways."""
 
     def __init__(self, workdir: Path, gateways: int, nats_url: str,
-                 python: str = sys.executable) -> None:
+                 python: str = sys.executable, event_loop: str = "auto") -> None:
         super().__init__("mythos", "mythos")
         self.workdir = workdir
+        self.event_loop = event_loop
         self.gateways = max(1, gateways)
         self.nats_url = nats_url
         self.python = python
@@ -165,7 +169,7 @@ class MythosCluster(Target):
     async def start(self, timeout: float = 60) -> None:
         db = self.workdir / "bench.db"
         env = child_env(MYTHOS_MAX_CONNECTIONS_PER_ADDRESS="1000000",
-                        MYTHOS_NATS_URL=self.nats_url,
+                        MYTHOS_NATS_URL=self.nats_url, MYTHOS_EVENT_LOOP=self.event_loop,
                         MYTHOS_BUS_PREFIX=f"bench{os.getpid()}x{int(time.time())}")
         world, text = await spawn_mythos(
             self.python, ["world", "--host", "127.0.0.1", "--web-port", "0", "--database-url",

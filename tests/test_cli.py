@@ -412,8 +412,11 @@ async def test_account_create_role_and_connect(tmp_path: Path, busy_port: int):
 async def test_serve_then_signal_shuts_down_cleanly(db_url: str, tmp_path: Path, sig: int):
     """Migrates a fresh database, serves telnet and HTTP, and on the signal closes the
     listener, tells the players, saves their progress in a final flush (the periodic flush is
-    an hour away), closes the database and exits 0."""
-    env = child_env(MYTHOS_FLUSH_INTERVAL="3600")
+    an hour away), closes the database and exits 0. On uvloop (the default where it is
+    installed) for SIGTERM, on asyncio's own loop for SIGINT: both loops serve and stop alike."""
+    loop = "uvloop" if sig == signal.SIGTERM else "asyncio"
+    env = child_env(MYTHOS_FLUSH_INTERVAL="3600",
+                    **({} if loop == "uvloop" else {"MYTHOS_EVENT_LOOP": loop}))
     async with serve("--host", "127.0.0.1", "--telnet-port", "0", "--web-port", "0",
                      "--database-url", db_url, cwd=tmp_path, env=env) as srv:
         assert srv.host == "127.0.0.1"
@@ -421,6 +424,7 @@ async def test_serve_then_signal_shuts_down_cleanly(db_url: str, tmp_path: Path,
         assert await asyncio.to_thread(current, db_url) == await asyncio.to_thread(head)
         status, body = await http_get(srv.web_port, "/health")
         assert status == 200 and json.loads(body)["status"] == "ok"
+        assert json.loads(body)["event_loop"] == loop
 
         ann = await MudClient.connect("127.0.0.1", srv.telnet_port)
         await ann.expect("By what name")

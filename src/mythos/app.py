@@ -60,6 +60,12 @@ def tune_gc() -> None:
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
+
+def loop_name() -> str:
+    """Which event loop this process runs on: "uvloop" or "asyncio" (``event_loop``)."""
+    return type(asyncio.get_running_loop()).__module__.partition(".")[0]
+
+
 class WorldNode:
     """The game and its storage, serving gateways on ``bus``."""
 
@@ -219,7 +225,7 @@ class _Process:
         loop_lag = self.lag.last_lag
         ok = ok and loop_lag < 1.0
         return ok, {"status": "ok" if ok else "degraded", **body,
-                    "loop_lag_seconds": round(loop_lag, 4)}
+                    "loop_lag_seconds": round(loop_lag, 4), "event_loop": loop_name()}
 
     def _watch(self, game: Game) -> None:
         """Stop when the game asks (the staff's ``shutdown``), as a signal would; restart the
@@ -320,7 +326,7 @@ class App(_GatewayProcess):
         s = self.settings
         log.info("server_started", telnet=f"{s.host}:{self.telnet_port}",
                  web=f"http://{s.host}:{self.web_port}/", database=self.store.url,
-                 rooms=len(self.game.world.rooms))
+                 rooms=len(self.game.world.rooms), event_loop=loop_name())
 
     async def _stop_parts(self, message: str | None) -> None:
         """Stop listening, tell and save everyone, final flush, close the database."""
@@ -381,7 +387,8 @@ class WorldApp(_Process):
         await self._start_web(None)
         self._watch(self.game)
         log.info("world_process_started", web=f"http://{self.settings.host}:{self.web_port}/",
-                 nats=masked(self.bus.url), prefix=self.settings.bus_prefix)
+                 nats=masked(self.bus.url), prefix=self.settings.bus_prefix,
+                 event_loop=loop_name())
 
     async def restart_world(self) -> None:
         self.reexec = True
@@ -426,7 +433,8 @@ class GatewayApp(_GatewayProcess):
         await self._start_web(self.gateway)
         log.info("gateway_process_started", gateway=self.gateway.id,
                  telnet=f"{self.settings.host}:{self.telnet_port}",
-                 web=f"http://{self.settings.host}:{self.web_port}/", nats=masked(self.bus.url))
+                 web=f"http://{self.settings.host}:{self.web_port}/", nats=masked(self.bus.url),
+                 event_loop=loop_name())
 
     async def _stop_parts(self, message: str | None) -> None:
         self.gateway_node.stop_accepting()

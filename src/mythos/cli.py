@@ -79,6 +79,19 @@ def raise_file_limit() -> None:
             pass
 
 
+def loop_factory(choice: str) -> Any:
+    """The event loop to run a server process on (``event_loop``): None for asyncio's."""
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            fail("event_loop is uvloop, but uvloop is not installed (pip install uvloop)")
+        return None
+    return uvloop.new_event_loop
+
+
 def run_process(make: Any, s: Settings) -> Any:
     """Run a server process until it stops; one line for what went wrong."""
     from mythos import logs
@@ -92,7 +105,8 @@ def run_process(make: Any, s: Settings) -> Any:
         check_token(s.bus_prefix, "bus prefix", dots=True)
         check_token(s.gateway_name, "gateway name")
         process = make(s)
-        asyncio.run(process.run())
+        with asyncio.Runner(loop_factory=loop_factory(s.event_loop)) as runner:
+            runner.run(process.run())
         return process
     except ValueError as exc:
         fail(str(exc))

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     gateway_name: str = "gw"  # a gateway's name in logs and subjects (a random suffix is added)
 
     # Operations
+    #: The event loop: uvloop (libuv, in C: socket reads and writes, timers and the loop's own
+    #: bookkeeping cost a fraction of the standard library's) where it is installed, which is
+    #: everywhere but Windows; "asyncio" for the standard library's.
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
     shutdown_grace: float = 10.0
