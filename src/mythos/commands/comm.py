@@ -20,10 +20,9 @@ async def say(ctx: Ctx, args: str) -> None:
     social, char = ctx.game.social, ctx.char
     if not social.may_talk(ctx.session, char, "say"):
         return
-    await social.deliver(
-        "say", char, ctx.room.characters,
-        lambda c: (f"{{w}}You say, '{text}'{{x}}" if c is char
-                   else f"{{w}}{char.name} says, '{text}'{{x}}"))
+    await social.deliver("say", char, ctx.room.characters,
+                         f"{{w}}{char.name} says, '{text}'{{x}}",
+                         own=f"{{w}}You say, '{text}'{{x}}")
 
 
 @command("emote", "me", category="communication")
@@ -39,5 +38,4 @@ async def emote(ctx: Ctx, args: str) -> None:
     social, char = ctx.game.social, ctx.char
     if not social.may_talk(ctx.session, char, "emote"):
         return
-    line = f"{char.name} {text}"
-    await social.deliver("emote", char, ctx.room.characters, lambda c: line)
+    await social.deliver("emote", char, ctx.room.characters, f"{char.name} {text}")

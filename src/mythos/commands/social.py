@@ -27,9 +27,9 @@ async def _talk_wide(ctx: Ctx, channel: str, args: str, colour: str, tag: str) -
     social, char = ctx.game.social, ctx.char
     if not social.may_talk(ctx.session, char, channel):
         return
-    await social.deliver(
-        channel, char, social.reach(channel, char),
-        lambda c: f"{colour}[{tag}] {'You' if c is char else char.name}: {text}{{x}}")
+    await social.deliver(channel, char, social.reach(channel, char),
+                         f"{colour}[{tag}] {char.name}: {text}{{x}}",
+                         own=f"{colour}[{tag}] You: {text}{{x}}")
 
 
 @command("local", category="communication")
@@ -122,7 +122,7 @@ async def pose(ctx: Ctx, args: str) -> None:
     if not social.may_talk(ctx.session, char, "pose"):
         return
     char.pose = text
-    await social.deliver("pose", char, ctx.room.characters, lambda c: f"{char.name} {text}")
+    await social.deliver("pose", char, ctx.room.characters, f"{char.name} {text}")
 
 
 # -- channels and mutes ------------------------------------------------------------------------

@@ -152,7 +152,7 @@ async def announce(ctx: Ctx, args: str) -> None:
         return
     social, char = ctx.game.social, ctx.char
     heard = await social.deliver("announce", char, social.reach("announce", char),
-                                 lambda c: f"{{Y}}[Announcement] {char.name}: {text}{{x}}")
+                                 f"{{Y}}[Announcement] {char.name}: {text}{{x}}")
     await social.audit(ctx.session, char.name, "announce", None, text=text, heard=heard)
 
 

@@ -26,6 +26,24 @@ log = structlog.get_logger(__name__)
 #: Out-of-band packages of which only the newest in one pulse matters.
 COALESCED = frozenset({"Char.Vitals", "Char.Status", "Room.Players", "Room.Npcs",
                        "Char.Combat"})
+#: Texts kept rendered, per colour mode (``_rendered``), before the cache starts afresh.
+RENDER_CACHE = 4096
+_RENDERED: tuple[dict[str, str], dict[str, str]] = ({}, {})  # [plain, ansi]: markup -> text
+
+
+def _rendered(text: str, ansi: bool) -> str:
+    """``text`` rendered, ending in a new line. A line a room or a channel hears is one string
+    queued for each listener: it is rendered once for all of them, not once per listener."""
+    cache = _RENDERED[ansi]
+    out = cache.get(text)
+    if out is None:
+        if len(cache) >= RENDER_CACHE:
+            cache.clear()
+        out = render(text, ansi=ansi)
+        if not out.endswith("\n"):
+            out += "\n"
+        cache[text] = out
+    return out
 
 
 class Session:
@@ -69,14 +87,14 @@ class Session:
     # -- output -----------------------------------------------------------------------------
     def write(self, text: str) -> None:
         """Queue one or more lines of markup text for this client."""
-        if self.closed:
+        if self.state == "closed":
             return
-        self._out.append(text if text.endswith("\n") else text + "\n")
+        self._out.append(text)  # rendered (and ended with a new line) at the flush
         self.game.pending_output.add(self)
 
     def oob(self, package: str, data: Any = None) -> None:
         """Queue an out-of-band message, if the client takes that package."""
-        if self.closed or not self.wants(package):
+        if self.state == "closed" or not self.wants(package):
             return
         if package in COALESCED:
             before = self._coalesced.get(package)
@@ -114,10 +132,11 @@ class Session:
         oob, self._oob = self._oob, []
         self._coalesced = {}
         if out:
-            text = "".join(out)
+            ansi = self.ansi
+            text = "".join([_rendered(t, ansi) for t in out])
             if self.playing:
-                text += self.prompt()
-            self.conn.write_text(render(text, ansi=self.ansi))
+                text += render(self.prompt(), ansi=ansi)
+            self.conn.write_text(text)
             self.conn.send_prompt_end()
         if self.conn.oob_enabled:
             write_oob = self.conn.write_oob
@@ -218,8 +237,8 @@ class Session:
         if self.closed:
             return
         if message:
-            self._out.append(message if message.endswith("\n") else message + "\n")
-        text = render("".join(self._out), ansi=self.ansi) if self._out else None
+            self._out.append(message)
+        text = "".join([_rendered(t, self.ansi) for t in self._out]) if self._out else None
         self._out, self._oob, self._coalesced = [], [], {}
         self.state = "closed"
         self.game.pending_output.discard(self)

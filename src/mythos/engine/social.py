@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -200,33 +200,36 @@ class Social:
         room = self.game.room_of(talker)
         if reach == "room":
             return list(room.characters)
-        if reach == "zone":
-            rooms = self.game.world.rooms
-            return [c for c in self.game.online.values()
-                    if (r := rooms.get(c.room_id)) is not None and r.zone is room.zone]
+        if reach == "zone":  # a walk over the rooms (dozens), not over everyone online
+            zone = room.zone
+            return [c for r in self.game.world.rooms.values() if r.zone is zone
+                    for c in r.characters]
         return list(self.game.online.values())
 
     async def deliver(self, channel: str, talker: Character, receivers: Iterable[Character],
-                      line_for: Callable[[Character], str]) -> int:
-        """Send a line to each receiver who hears ``talker`` on ``channel`` (the talker always
-        sees its own), as text and as ``Comm.Channel.Text``. Returns how many others heard."""
+                      line: str, own: str | None = None) -> int:
+        """Send ``line`` to each receiver who hears ``talker`` on ``channel``, as text and as
+        ``Comm.Channel.Text``; the talker always sees its own (``own``, if it reads otherwise:
+        "You say"). Returns how many others heard."""
         heard = 0
-        # Most receivers get the same line: its Comm.Channel.Text is built once per distinct
-        # line, not once per receiver (a zone channel reaches hundreds).
-        last_line: str | None = None
-        data: dict[str, str] = {}
+        # Everyone gets the same line and the same Comm.Channel.Text, built once (a zone
+        # channel reaches hundreds): the sessions render it once for all of them.
+        data = gmcp.Encoded(gmcp.channel_text(channel, talker.name, line))
+        mutable = CHANNELS[channel].mutable
         for i, c in enumerate(list(receivers)):
             s = c.link
             if not isinstance(s, Session) or not s.playing:
                 continue
-            if c is not talker:
-                if not self.hears(c, talker, channel):
+            if c is talker:
+                if own is not None:
+                    s.write(own)
+                    s.oob("Comm.Channel.Text",
+                          gmcp.Encoded(gmcp.channel_text(channel, talker.name, own)))
+                    continue
+            else:
+                if mutable and not self.hears(c, talker, channel):
                     continue
                 heard += 1
-            line = line_for(c)
-            if line != last_line:
-                last_line = line
-                data = gmcp.Encoded(gmcp.channel_text(channel, talker.name, line))
             s.write(line)
             s.oob("Comm.Channel.Text", data)
             if i % CHUNK == CHUNK - 1:
