@@ -59,7 +59,7 @@ bench: setup
 	$(PY) -m bench $(BENCH_ARGS)
 
 bench-evennia: setup
-	$(PY) -m bench --target both --steps $(EVENNIA_STEPS) $(BENCH_ARGS)
+	$(PY) -m bench --target both --scenarios crowded,storm,ramp --steps $(EVENNIA_STEPS) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

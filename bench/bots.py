@@ -32,6 +32,8 @@ TAIL = 160
 PASSWORD = "Xq7.Lm3-Vw9r"
 COMMAND_TIMEOUT = 10.0
 LOGIN_TIMEOUT = 90.0
+#: Steps an idle bot walks after its login (the "scatter" mix) before it falls silent.
+SCATTER_STEPS = 6
 
 
 class LoginFailed(Exception):
@@ -146,6 +148,17 @@ def _get(bot: Bot) -> tuple[str, Expect] | None:
                                 refusals=(b"You don't see", b"You can't"))
 
 
+def _scatter(bot: Bot) -> tuple[str, Expect] | None:
+    """Walk a few steps away from where characters appear, then nothing more: idle players
+    spread over the world, not all standing in its first room."""
+    if bot.scatter_left <= 0:
+        return None
+    made = _walk(bot)
+    if made is not None:
+        bot.scatter_left -= 1
+    return made
+
+
 def _local(bot: Bot) -> tuple[str, Expect]:
     tag = bot.tag()
     return f"local {tag} has anyone seen the professor", Expect(patterns=(tag.encode(),))
@@ -180,6 +193,8 @@ MIXES: dict[str, tuple[Action, ...]] = {
                 Action("look", 0.6, _look), Action("who", 0.05, _who)),
     # What Mythos and Evennia both understand (side by side): nobody walks.
     "common": (LOOK, SAY, EMOTE, WHO),
+    # Idle players: a few steps away from the start room, then not a word more.
+    "scatter": (Action("walk", 1, _scatter),),
     # The probe of a login storm: look, again and again.
     "probe": (Action("look", 1, _look),),
 }
@@ -258,6 +273,8 @@ class Bot:
         self._counter = 0
         #: Where this bot left a coin lying (to pick it up again), if it did.
         self.coin_room: str | None = None
+        #: Steps left to walk in the "scatter" mix.
+        self.scatter_left = SCATTER_STEPS
         self._tail = b""
         self._expect: Expect | None = None
         self._answer: asyncio.Future[tuple[str, float]] | None = None

@@ -66,6 +66,8 @@ class LoadGen:
         if group is None:
             group = self.groups[name] = Group(req.get("mix", "spread"), float(req.get("pace", 2)),
                                               available)
+        if req.get("play"):
+            group.running.set()  # each bot plays as soon as it is in
         sem = asyncio.Semaphore(int(req.get("concurrency", 20)))
         ok = failed = 0
         reasons: Counter[str] = Counter()

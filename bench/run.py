@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.bots import MIXES, PROFILES, Bot, bot_name, usable
+from bench.bots import MIXES, PROFILES, SCATTER_STEPS, Bot, bot_name, usable
 from bench.loadgen import raise_file_limit
 from bench.servers import (
     BENCH,
@@ -95,9 +95,10 @@ class Pool:
 
     async def grow(self, group: str, total: int, *, prefix: str, mix: str, pace: float,
                    available: set[str] | None, concurrency: int = 20,
-                   workers: list[int] | None = None) -> dict[str, int]:
+                   workers: list[int] | None = None, play: bool = False) -> dict[str, int]:
         """Log in bots of ``group`` until ``total`` have been asked for; their names are
-        ``prefix`` + a number, spread over the processes."""
+        ``prefix`` + a number, spread over the processes. ``play``: each starts playing as
+        soon as it is in (otherwise when ``play()`` says so)."""
         have = self.count.get(group, 0)
         if total <= have:
             return {"ok": 0, "failed": 0, "reasons": {}}
@@ -110,7 +111,7 @@ class Pool:
         replies = await asyncio.gather(*(
             self.call(w, {"op": "grow", "group": group, "names": ns, "mix": mix, "pace": pace,
                           "available": sorted(available) if available is not None else None,
-                          "concurrency": per})
+                          "concurrency": per, "play": play})
             for w, ns in names.items() if ns))
         ok = sum(r["ok"] for r in replies)
         failed = sum(r["failed"] for r in replies)
@@ -176,7 +177,8 @@ def server_numbers(m0: dict[Any, float], m1: dict[Any, float], seconds: float,
     """What the server's own /metrics say about the window between two scrapes."""
     if not m0 or not m1:
         return {"loop_lag_p99_ms": None, "pulse_p99_ms": None, "flush_p99_ms": None,
-                "gc2_pauses": None, "gc2_p99_ms": None, "server_commands_per_s": None}
+                "gc2_pauses": None, "gc2_p99_ms": None, "gc_percent": None,
+                "server_commands_per_s": None}
     return {
         "loop_lag_p99_ms": _ms(histogram_quantile(m0, m1, "mythos_event_loop_lag_seconds",
                                                   0.99)),
@@ -187,6 +189,9 @@ def server_numbers(m0: dict[Any, float], m1: dict[Any, float], seconds: float,
                                           {"generation": "2"})),
         "gc2_p99_ms": _ms(histogram_quantile(m0, m1, "mythos_gc_pause_seconds", 0.99,
                                              {"generation": "2"})),
+        # every collection, young ones included: the share of the window the collector took
+        "gc_percent": round(100 * counter_delta(m0, m1, "mythos_gc_pause_seconds_sum")
+                            / seconds, 2),
         "server_commands_per_s": round(
             counter_delta(m0, m1, "mythos_commands_total") / seconds, 1),
     }
@@ -405,6 +410,46 @@ class Bench:
             await pool.quit()
             await asyncio.sleep(self.args.settle)
 
+    async def idle(self, target: Target) -> None:
+        """``--idle`` players log in (``--login-concurrency`` at a time), walk a few steps away
+        from the start room and fall silent; a probe looks every 0.25 s. Memory per connection,
+        and what thousands of connections cost a server whose players say nothing."""
+        a = self.args
+        pool = Pool(target, a.workers, a.transport)
+        try:
+            await pool.start()
+            self.log(f"{target.name}: {a.idle} idle players and a probe")
+            t_login = time.monotonic()
+            pace = a.pace / 2
+            grown = await pool.grow("main", a.idle, prefix="Idle", mix="scatter", pace=pace,
+                                    available=self.available[target.name],
+                                    concurrency=a.login_concurrency, play=True)
+            login_seconds = time.monotonic() - t_login
+            await pool.grow("probe", 1, prefix="Probe", mix="probe", pace=0.25,
+                            available=self.available[target.name], workers=[0], play=True)
+            # the last ones in walk their few steps; then nobody but the probe types
+            await asyncio.sleep(max(a.warmup, 1.5 * pace * SCATTER_STEPS))
+            step = await self.measure(target, pool, scenario="idle", bots=a.idle,
+                                      hold=a.hold, extra_groups=("probe",),
+                                      baseline_rss=self.fresh_rss.get(target.name))
+            probe = step.pop("probe")
+            # The row's commands are the probe's; what the idle players still typed in the
+            # window (the last steps of a slow scatter) is kept apart.
+            step["idle_commands_per_s"] = step["commands_per_s"]
+            step.update(latency_ms=probe["latency_ms"], by_command=probe["by_command"],
+                        by_transport=probe["by_transport"], outcomes=probe["outcomes"],
+                        commands_per_s=round(probe["answered"] / step["seconds"], 1))
+            step["errors"] = {**step["errors"],
+                              **{f"probe:{k}": v for k, v in probe["errors"].items()}}
+            step["error_count"] = sum(step["errors"].values()) + grown["failed"]
+            step["login_failed"] = grown["failed"]
+            step["login_errors"] = grown["reasons"]
+            step["logins"] = {"seconds": round(login_seconds, 1), "ok": grown["ok"]}
+            self.done(step)
+        finally:
+            await pool.quit()
+            await asyncio.sleep(self.args.settle)
+
     async def storm(self, target: Target, mix: str) -> None:
         """``--storm-base`` players play and a probe looks every 0.25 s, while ``--storm``
         new players log in at once. The window is the storm itself, until the last is in."""
@@ -489,7 +534,11 @@ class Bench:
                 self.fresh_rss[t.name] = await self.rss(t)
             both = len(targets) > 1
             for scenario in a.scenario_list:
-                if scenario == "crowded":
+                if scenario == "idle":
+                    for t in targets:
+                        if t.profile == "mythos":  # the scatter walks Mythos's Room.Info exits
+                            await self.idle(t)
+                elif scenario == "crowded":
                     for t in targets:
                         await self.crowded(t)
                 elif scenario == "storm":
@@ -612,8 +661,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "installed)")
     p.add_argument("--nats-url", default="nats://127.0.0.1:4222",
                    help="the NATS server of --gateways")
-    p.add_argument("--scenarios", default="crowded,storm,ramp",
-                   help="which scenarios, in order (crowded, storm, ramp)")
+    p.add_argument("--scenarios", default="idle,crowded,storm,ramp",
+                   help="which scenarios, in order (idle, crowded, storm, ramp)")
+    p.add_argument("--idle", type=int, default=5000,
+                   help="players logged in and silent in the idle scenario")
     p.add_argument("--steps", default=DEFAULT_STEPS, help="bots at each step of the ramp")
     p.add_argument("--max", type=int, default=None,
                    help="the last step of the ramp (doubling past the last of --steps)")
@@ -658,7 +709,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a.scenario_list = [s.strip() for s in a.scenarios.split(",") if s.strip()]
     if a.transport is None:
         a.transport = "telnet" if a.target == "both" else "mixed"
-    unknown = set(a.scenario_list) - {"crowded", "storm", "ramp"}
+    unknown = set(a.scenario_list) - {"idle", "crowded", "storm", "ramp"}
     if unknown:
         p.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     return a

@@ -52,7 +52,7 @@ async def test_ten_bots_drive_a_server_and_the_results_are_written(server, tmp_p
         "--connect", f"127.0.0.1:{server.telnet_port}",
         "--metrics-url", f"http://127.0.0.1:{server.web_port}/metrics",
         "--server-pid", str(os.getpid()),
-        "--scenarios", "crowded,storm,ramp", "--steps", "10", "--hold", "1",
+        "--scenarios", "idle,crowded,storm,ramp", "--idle", "8", "--steps", "10", "--hold", "1",
         "--warmup", "0.5", "--settle", "0.2", "--pace", "0.5", "--crowd", "6",
         "--crowd-pace", "0.5", "--storm", "5", "--storm-base", "3", "--workers", "1",
         "--transport", "mixed",
@@ -75,7 +75,7 @@ async def test_ten_bots_drive_a_server_and_the_results_are_written(server, tmp_p
     assert {"look", "walk", "say", "emote", "who"} <= set(
         result["targets"]["mythos"]["commands_found"])
     steps = {s["scenario"]: s for s in result["steps"]}
-    assert set(steps) == {"crowded", "storm", "ramp:spread"}
+    assert set(steps) == {"idle", "crowded", "storm", "ramp:spread"}
     for s in steps.values():
         assert STEP_KEYS <= set(s), s.keys()
         assert s["target"] == "mythos"
@@ -91,6 +91,10 @@ async def test_ten_bots_drive_a_server_and_the_results_are_written(server, tmp_p
     assert ramp["commands_per_s"] > 0
     assert ramp["rss_per_connection_kib"] is not None
     assert steps["crowded"]["connected"] == 6
+    idle = steps["idle"]  # the idle players stayed connected; the probe's looks were timed
+    assert idle["bots"] == idle["connected"] == 8 and idle["logins"]["ok"] == 8
+    assert set(idle["by_command"]) == {"look"} and idle["rss_per_connection_kib"] is not None
+    assert idle["idle_commands_per_s"] is not None
     storm = steps["storm"]
     assert storm["storm"]["ok"] == 5 and storm["storm"]["failed"] == 0
     assert storm["probe_latency_ms"]["count"] > 0

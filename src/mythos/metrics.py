@@ -29,8 +29,9 @@ class Metrics:
             "mythos_flush_rows", "Progress rows written by the write-behind flusher", registry=r)
         self.gc_pause = Histogram(
             "mythos_gc_pause_seconds",
-            "How long one collection of the garbage collector's older generations (1, 2) held "
-            "the process (nothing else runs meanwhile)", ["generation"], buckets=_FAST,
+            "How long one collection of the garbage collector held the process (nothing else "
+            "runs meanwhile), by the oldest generation it collected (0, 1, 2)", ["generation"],
+            buckets=_FAST,
             registry=r)
         self.flush_failures = Counter(
             "mythos_flush_failures", "Write-behind flushes that failed (and will retry)",
