@@ -169,7 +169,15 @@ def main(argv: list[str]) -> None:
     transport = argv[3] if len(argv) > 3 else "telnet"
     web_port = int(argv[4]) if len(argv) > 4 and argv[4] != "-" else None
     raise_file_limit()
-    asyncio.run(LoadGen(host, port, profile, transport, web_port).serve())
+    # The bots share the server's cores: the cheaper their loop, the more is left for it.
+    try:
+        import uvloop
+    except ImportError:
+        factory = None
+    else:
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(LoadGen(host, port, profile, transport, web_port).serve())
 
 
 if __name__ == "__main__":

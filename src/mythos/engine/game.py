@@ -38,8 +38,9 @@ log = structlog.get_logger(__name__)
 
 #: Sends to many sessions yield to the loop after this many.
 BROADCAST_CHUNK = 300
-#: The output pulse flushes this many sessions, then lets the loop run before the next ones.
-FLUSH_CHUNK = 100
+#: The output pulse flushes this many sessions, then lets the loop run before the next ones
+#: (each turn of the loop also hands the chunk before to the sockets: a turn stays a few ms).
+FLUSH_CHUNK = 25
 
 
 class Game:
