@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mythos.text import player_text, render, sanitize, strip_markup
+from mythos.text import Shared, player_text, render, rendered_line, sanitize, strip_markup
 
 
 def test_markup_renders_as_ansi_or_plain():
@@ -15,6 +15,16 @@ def test_markup_renders_as_ansi_or_plain():
 def test_colour_never_left_open():
     assert render("{g}green to the end", ansi=True).endswith("\x1b[0m")
     assert render("plain", ansi=True) == "plain"
+
+
+def test_a_shared_line_renders_as_plain_markup_does_and_once_per_mode():
+    line = Shared("{g}Annie says, 'hello'{x}")
+    for ansi in (True, False):
+        want = render("{g}Annie says, 'hello'{x}", ansi=ansi) + "\n"
+        assert line.rendered(ansi) == rendered_line(line, ansi) == want
+        assert rendered_line("{g}Annie says, 'hello'{x}", ansi) == want
+        assert line.rendered(ansi) is line.rendered(ansi)  # kept, not rendered again
+    assert rendered_line("two\nlines\n", False) == "two\nlines\n"  # one new line at the end
 
 
 def test_sanitize_strips_escapes_and_controls():

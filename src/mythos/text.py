@@ -54,6 +54,42 @@ def render(text: str, *, ansi: bool) -> str:
     return out
 
 
+class Shared:
+    """Markup many sessions are sent (a room's, a channel's line): rendered once per colour
+    mode for all of them, not once per listener. ``Session.write(Shared(markup))``."""
+
+    __slots__ = ("_ansi", "_plain", "markup")
+
+    def __init__(self, markup: str) -> None:
+        self.markup = markup
+        self._ansi: str | None = None
+        self._plain: str | None = None
+
+    def rendered(self, ansi: bool) -> str:
+        """The text, ending in a new line."""
+        if ansi:
+            if self._ansi is None:
+                self._ansi = _line(render(self.markup, ansi=True))
+            return self._ansi
+        if self._plain is None:
+            self._plain = _line(render(self.markup, ansi=False))
+        return self._plain
+
+    def __repr__(self) -> str:
+        return f"Shared({self.markup[:60]!r})"
+
+
+def _line(text: str) -> str:
+    return text if text.endswith("\n") else text + "\n"
+
+
+def rendered_line(text: str | Shared, ansi: bool) -> str:
+    """Markup (or a ``Shared``) rendered, ending in a new line."""
+    if isinstance(text, Shared):
+        return text.rendered(ansi)
+    return _line(render(text, ansi=ansi))
+
+
 def escape(text: str) -> str:
     """Make player text inert as markup: a brace stays a brace."""
     return text.replace("{", "{{")

@@ -32,6 +32,7 @@ from mythos.engine.views import room_text
 from mythos.metrics import Metrics
 from mythos.rules import movement
 from mythos.store import CharacterRow, MindRows, Store, WriteBehind
+from mythos.text import Shared
 from mythos.world.model import Character, Posture, Room, World
 
 log = structlog.get_logger(__name__)
@@ -276,8 +277,10 @@ class Game:
                 if id(c) not in skip and isinstance(c.link, Session)]
 
     def to_room(self, room: Room, text: str, exclude: Iterable[Character] = ()) -> None:
-        for s in self.sessions_in(room, exclude):
-            s.write(text)
+        sessions = self.sessions_in(room, exclude)
+        line = Shared(text) if len(sessions) > 1 else text  # rendered once for the room
+        for s in sessions:
+            s.write(line)
 
     def oob_room(self, room: Room, package: str, data: Any,
                  exclude: Iterable[Character] = ()) -> None:
@@ -289,8 +292,9 @@ class Game:
 
     async def broadcast(self, text: str) -> None:
         """Tell every session, yielding to the loop every few hundred sends."""
+        line = Shared(text)
         for i, s in enumerate(list(self.sessions)):
-            s.write(text)
+            s.write(line)
             if i % BROADCAST_CHUNK == BROADCAST_CHUNK - 1:
                 await asyncio.sleep(0)
 

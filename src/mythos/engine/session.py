@@ -14,7 +14,7 @@ import structlog
 
 from mythos.engine import gmcp
 from mythos.engine.connection import Connection
-from mythos.text import render
+from mythos.text import Shared, render, rendered_line
 from mythos.world.model import Character
 
 if TYPE_CHECKING:
@@ -26,25 +26,6 @@ log = structlog.get_logger(__name__)
 #: Out-of-band packages of which only the newest in one pulse matters.
 COALESCED = frozenset({"Char.Vitals", "Char.Status", "Room.Players", "Room.Npcs",
                        "Char.Combat"})
-#: Texts kept rendered, per colour mode (``_rendered``), before the cache starts afresh.
-RENDER_CACHE = 4096
-_RENDERED: tuple[dict[str, str], dict[str, str]] = ({}, {})  # [plain, ansi]: markup -> text
-
-
-def _rendered(text: str, ansi: bool) -> str:
-    """``text`` rendered, ending in a new line. A line a room or a channel hears is one string
-    queued for each listener: it is rendered once for all of them, not once per listener."""
-    cache = _RENDERED[ansi]
-    out = cache.get(text)
-    if out is None:
-        if len(cache) >= RENDER_CACHE:
-            cache.clear()
-        out = render(text, ansi=ansi)
-        if not out.endswith("\n"):
-            out += "\n"
-        cache[text] = out
-    return out
-
 
 class Session:
     def __init__(self, game: Game, conn: Connection, login: LoginDialogue) -> None:
@@ -62,7 +43,7 @@ class Session:
         self._wants: dict[str, bool] = {}  # package -> wanted, for the supports above
         self.connected_at = time.monotonic()
         self.last_input = self.connected_at
-        self._out: list[str] = []
+        self._out: list[str | Shared] = []
         #: Out-of-band messages queued, in order; None where a newer one of a coalesced
         #: package took the place (``_coalesced``: package -> its index here).
         self._oob: list[tuple[str, Any] | None] = []
@@ -85,8 +66,9 @@ class Session:
         return self.conn.peer.rsplit(":", 1)[0]
 
     # -- output -----------------------------------------------------------------------------
-    def write(self, text: str) -> None:
-        """Queue one or more lines of markup text for this client."""
+    def write(self, text: str | Shared) -> None:
+        """Queue one or more lines of markup text for this client (a ``Shared`` when many are
+        sent the same)."""
         if self.state == "closed":
             return
         self._out.append(text)  # rendered (and ended with a new line) at the flush
@@ -133,7 +115,7 @@ class Session:
         self._coalesced = {}
         if out:
             ansi = self.ansi
-            text = "".join([_rendered(t, ansi) for t in out])
+            text = "".join([rendered_line(t, ansi) for t in out])
             if self.playing:
                 text += render(self.prompt(), ansi=ansi)
             self.conn.write_text(text)
@@ -238,7 +220,7 @@ class Session:
             return
         if message:
             self._out.append(message)
-        text = "".join([_rendered(t, self.ansi) for t in self._out]) if self._out else None
+        text = "".join([rendered_line(t, self.ansi) for t in self._out]) if self._out else None
         self._out, self._oob, self._coalesced = [], [], {}
         self.state = "closed"
         self.game.pending_output.discard(self)

@@ -34,6 +34,7 @@ from mythos.rules.staff import SHUTDOWN_NOTICES
 from mythos.store import SocialStore
 from mythos.store.db import describe_error
 from mythos.store.social import SocialRows
+from mythos.text import Shared
 from mythos.world.model import Character
 
 if TYPE_CHECKING:
@@ -212,9 +213,10 @@ class Social:
         ``Comm.Channel.Text``; the talker always sees its own (``own``, if it reads otherwise:
         "You say"). Returns how many others heard."""
         heard = 0
-        # Everyone gets the same line and the same Comm.Channel.Text, built once (a zone
-        # channel reaches hundreds): the sessions render it once for all of them.
+        # Everyone gets the same line and the same Comm.Channel.Text, built, encoded and
+        # rendered once (a zone channel reaches hundreds).
         data = gmcp.Encoded(gmcp.channel_text(channel, talker.name, line))
+        shared = Shared(line)
         mutable = CHANNELS[channel].mutable
         for i, c in enumerate(list(receivers)):
             s = c.link
@@ -230,7 +232,7 @@ class Social:
                 if mutable and not self.hears(c, talker, channel):
                     continue
                 heard += 1
-            s.write(line)
+            s.write(shared)
             s.oob("Comm.Channel.Text", data)
             if i % CHUNK == CHUNK - 1:
                 await asyncio.sleep(0)
