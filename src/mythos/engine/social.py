@@ -250,10 +250,9 @@ class Social:
             return
         if not self.may_talk(session, talker, "whisper"):
             return
-        await self.deliver(
-            "whisper", talker, [talker, target],
-            lambda c: (f"{{m}}You whisper to {target.name}, '{text}'{{x}}" if c is talker
-                       else f"{{m}}{talker.name} whispers to you, '{text}'{{x}}"))
+        await self.deliver("whisper", talker, [talker, target],
+                           f"{{m}}{talker.name} whispers to you, '{text}'{{x}}",
+                           own=f"{{m}}You whisper to {target.name}, '{text}'{{x}}")
         self.state(target).reply_to = talker.name
 
     def find_online(self, word: str) -> Character | None:
