@@ -27,6 +27,7 @@ log = structlog.get_logger(__name__)
 COALESCED = frozenset({"Char.Vitals", "Char.Status", "Room.Players", "Room.Npcs",
                        "Char.Combat"})
 
+
 class Session:
     def __init__(self, game: Game, conn: Connection, login: LoginDialogue) -> None:
         self.game = game

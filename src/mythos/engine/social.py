@@ -217,7 +217,6 @@ class Social:
         # rendered once (a zone channel reaches hundreds).
         data = gmcp.Encoded(gmcp.channel_text(channel, talker.name, line))
         shared = Shared(line)
-        mutable = CHANNELS[channel].mutable
         for i, c in enumerate(list(receivers)):
             s = c.link
             if not isinstance(s, Session) or not s.playing:
@@ -229,7 +228,7 @@ class Social:
                           gmcp.Encoded(gmcp.channel_text(channel, talker.name, own)))
                     continue
             else:
-                if mutable and not self.hears(c, talker, channel):
+                if not self.hears(c, talker, channel):
                     continue
                 heard += 1
             s.write(shared)
