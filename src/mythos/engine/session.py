@@ -70,14 +70,14 @@ class Session:
     def write(self, text: str | Shared) -> None:
         """Queue one or more lines of markup text for this client (a ``Shared`` when many are
         sent the same)."""
-        if self.state == "closed":
+        if self.closed:
             return
         self._out.append(text)  # rendered (and ended with a new line) at the flush
         self.game.pending_output.add(self)
 
     def oob(self, package: str, data: Any = None) -> None:
         """Queue an out-of-band message, if the client takes that package."""
-        if self.state == "closed" or not self.wants(package):
+        if self.closed or not self.wants(package):
             return
         if package in COALESCED:
             before = self._coalesced.get(package)
@@ -115,10 +115,9 @@ class Session:
         oob, self._oob = self._oob, []
         self._coalesced = {}
         if out:
-            ansi = self.ansi
-            text = "".join([rendered_line(t, ansi) for t in out])
+            text = self._rendered(out)
             if self.playing:
-                text += render(self.prompt(), ansi=ansi)
+                text += render(self.prompt(), ansi=self.ansi)
             self.conn.write_text(text)
             self.conn.send_prompt_end()
         if self.conn.oob_enabled:
@@ -126,6 +125,11 @@ class Session:
             for message in oob:
                 if message is not None:
                     write_oob(*message)
+
+    def _rendered(self, texts: list[str | Shared]) -> str:
+        """Queued markup as this client shows it, each text ending in a new line."""
+        ansi = self.ansi
+        return "".join([rendered_line(t, ansi) for t in texts])
 
     def prompt(self) -> str:
         c = self.char
@@ -221,7 +225,7 @@ class Session:
             return
         if message:
             self._out.append(message)
-        text = "".join([rendered_line(t, self.ansi) for t in self._out]) if self._out else None
+        text = self._rendered(self._out) if self._out else None
         self._out, self._oob, self._coalesced = [], [], {}
         self.state = "closed"
         self.game.pending_output.discard(self)
