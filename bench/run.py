@@ -231,6 +231,13 @@ def merge(reports: list[dict[str, Any]], group: str) -> dict[str, Any]:
             "outcomes": outcomes, "errors": errors}
 
 
+def count_logins(step: dict[str, Any], grown: dict[str, Any]) -> None:
+    """A step's failed logins (``Pool.grow``'s answer): how many, why, and among its errors."""
+    step["login_failed"] = grown["failed"]
+    step["login_errors"] = grown["reasons"]
+    step["error_count"] += grown["failed"]
+
+
 def bots_side(reports: list[dict[str, Any]]) -> dict[str, Any]:
     """How busy the load generators were: if they were saturated, latencies include that."""
     lag = sorted(x for r in reports for x in r["loop_lag_us"])
@@ -375,9 +382,7 @@ class Bench:
                     step = await self.measure(t, pool, scenario=f"ramp:{mix}", bots=n,
                                               hold=a.hold,
                                               baseline_rss=self.fresh_rss.get(t.name))
-                    step["login_failed"] = grown["failed"]
-                    step["login_errors"] = grown["reasons"]
-                    step["error_count"] += grown["failed"]
+                    count_logins(step, grown)
                     if len(targets) > 1:
                         await pool.play("main", False)
                     self.done(step)
@@ -402,9 +407,7 @@ class Bench:
             step = await self.measure(target, pool, scenario="crowded", bots=a.crowd,
                                       hold=a.hold,
                                       baseline_rss=self.fresh_rss.get(target.name))
-            step["login_failed"] = grown["failed"]
-            step["login_errors"] = grown["reasons"]
-            step["error_count"] += grown["failed"]
+            count_logins(step, grown)
             self.done(step)
         finally:
             await pool.quit()
@@ -441,9 +444,8 @@ class Bench:
                         commands_per_s=round(probe["answered"] / step["seconds"], 1))
             step["errors"] = {**step["errors"],
                               **{f"probe:{k}": v for k, v in probe["errors"].items()}}
-            step["error_count"] = sum(step["errors"].values()) + grown["failed"]
-            step["login_failed"] = grown["failed"]
-            step["login_errors"] = grown["reasons"]
+            step["error_count"] = sum(step["errors"].values())
+            count_logins(step, grown)
             step["logins"] = {"seconds": round(login_seconds, 1), "ok": grown["ok"]}
             self.done(step)
         finally:
