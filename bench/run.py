@@ -34,6 +34,7 @@ from bench.loadgen import raise_file_limit
 from bench.servers import (
     BENCH,
     REPO,
+    STARTER_WORLD,
     EvenniaServer,
     ExternalServer,
     MythosCluster,
@@ -42,6 +43,8 @@ from bench.servers import (
     Target,
 )
 from bench.stats import counter_delta, histogram_quantile, parse_prometheus, summary_ms
+from bench.world import build as build_world
+from bench.world import grid_side
 
 SCHEMA = 1
 DEFAULT_STEPS = "100,500,1000,2000,5000"
@@ -592,8 +595,15 @@ class Bench:
         out: list[Target] = []
         if a.target in ("mythos", "both"):
             work = Path(tempfile.mkdtemp(prefix="mythos-bench-"))
-            out.append(MythosCluster(work, a.gateways, a.nats_url, event_loop=a.event_loop)
-                       if a.gateways else MythosServer(work, event_loop=a.event_loop))
+            world = STARTER_WORLD
+            if a.world_rooms:
+                world = await asyncio.to_thread(build_world, work / "world", a.world_rooms)
+                self.log(f"world: the starter world and {grid_side(a.world_rooms) ** 2} "
+                         "generated rooms (bench/world.py)")
+            out.append(MythosCluster(work, a.gateways, a.nats_url, event_loop=a.event_loop,
+                                     world=world)
+                       if a.gateways else MythosServer(work, event_loop=a.event_loop,
+                                                       world=world))
         if a.target in ("evennia", "both"):
             out.append(EvenniaServer())
         return out
@@ -673,6 +683,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hold", type=float, default=60, help="seconds each step is measured")
     p.add_argument("--warmup", type=float, default=10,
                    help="seconds after the logins of a step before measuring")
+    p.add_argument("--world-rooms", type=int, default=0, metavar="N",
+                   help="Mythos in the starter world with a grid of about N more rooms, where "
+                        "new characters appear (bench/world.py); 0: the starter world alone")
     p.add_argument("--pace", type=float, default=2.0,
                    help="seconds between one bot's commands (jittered +-50%%)")
     p.add_argument("--mix", default="spread", choices=sorted(MIXES),

@@ -27,6 +27,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "bench"
+#: The world the server loads unless the run asks for a bigger one (`bench/world.py`).
+STARTER_WORLD = REPO / "data" / "world"
 
 
 def free_port() -> int:
@@ -76,10 +78,11 @@ class ExternalServer(Target):
 
 class MythosServer(Target):
     def __init__(self, workdir: Path, python: str = sys.executable,
-                 event_loop: str = "auto") -> None:
+                 event_loop: str = "auto", world: Path = STARTER_WORLD) -> None:
         super().__init__("mythos", "mythos")
         self.workdir = workdir
         self.event_loop = event_loop
+        self.world = world
         self.python = python
         self.proc: asyncio.subprocess.Process | None = None
         self.log = workdir / "mythos-server.log"
@@ -92,7 +95,7 @@ class MythosServer(Target):
         self.proc, text = await spawn_mythos(
             self.python, ["serve", "--host", "127.0.0.1", "--telnet-port", "0", "--web-port", "0",
                           "--database-url", f"sqlite+aiosqlite:///{db}", "--world",
-                          str(REPO / "data" / "world")],
+                          str(self.world)],
             # every bot comes from this machine: lift the per-address cap (as Evennia's
             # throttles are raised); the total cap stays the server's default
             self.workdir, self.log, child_env(MYTHOS_MAX_CONNECTIONS_PER_ADDRESS="1000000",
@@ -156,10 +159,12 @@ class MythosCluster(Target):
     each its own process, on a fresh SQLite file; the bots spread over the gateways."""
 
     def __init__(self, workdir: Path, gateways: int, nats_url: str,
-                 python: str = sys.executable, event_loop: str = "auto") -> None:
+                 python: str = sys.executable, event_loop: str = "auto",
+                 world: Path = STARTER_WORLD) -> None:
         super().__init__("mythos", "mythos")
         self.workdir = workdir
         self.event_loop = event_loop
+        self.world = world
         self.gateways = max(1, gateways)
         self.nats_url = nats_url
         self.python = python
@@ -173,7 +178,7 @@ class MythosCluster(Target):
                         MYTHOS_BUS_PREFIX=f"bench{os.getpid()}x{int(time.time())}")
         world, text = await spawn_mythos(
             self.python, ["world", "--host", "127.0.0.1", "--web-port", "0", "--database-url",
-                          f"sqlite+aiosqlite:///{db}", "--world", str(REPO / "data" / "world")],
+                          f"sqlite+aiosqlite:///{db}", "--world", str(self.world)],
             self.workdir, self.log, env, "Gateways: mythos gateway", timeout)
         self.procs.append(world)
         w = re.search(r"http://(\S+?):(\d+)/health", text)

@@ -14,6 +14,9 @@ from bench.bots import bot_name
 from bench.run import steps_up_to
 from bench.servers import MythosServer
 from bench.stats import histogram_quantile, parse_prometheus, percentile, summary_ms
+from bench.world import build as build_world
+from mythos.config import default_world_dir
+from mythos.world.loader import check_world
 
 from mudclient import http_get
 
@@ -151,3 +154,19 @@ def test_ramp_steps_and_bot_names():
     assert len(set(names)) == len(names)  # unique, letters only, 3-20 long (a legal name)
     assert all(n.isalpha() and 3 <= len(n) <= 20 for n in names)
     assert names[0] == "Botaaaa" and names[27] == "Botaabb"
+
+
+def test_the_bigger_world_is_the_starter_world_and_a_grid_joined_both_ways(tmp_path: Path):
+    starter, problems = check_world(default_world_dir())
+    assert starter is not None and not problems
+    world, problems = check_world(build_world(tmp_path / "world", 20))
+    assert problems == [] and world is not None
+    grid = [r for r in world.rooms.values() if r.zone.id == "outskirts"]
+    assert len(grid) == 25  # 5 x 5 holds 20
+    assert set(world.rooms) - {r.id for r in grid} == set(starter.rooms)
+    middle = world.rooms[world.start_room]
+    assert middle.zone.id == "outskirts" and (middle.coords.x, middle.coords.y) == (0, 0)
+    assert middle.exits["up"].to == "arkham.square"
+    assert world.rooms["arkham.square"].exits["down"].to == middle.id
+    corner = min(grid, key=lambda r: (r.coords.x, r.coords.y))
+    assert sorted(corner.exits) == ["east", "north"]

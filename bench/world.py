@@ -1,0 +1,121 @@
+"""A bigger world for the ramp: the starter world and a generated town of streets beside it.
+
+The starter world has 83 rooms: 5,000 bots wandering it are 60 to a room, and every move, say
+and emote is told to all of them. A MUD with thousands online has thousands of rooms, so
+``python -m bench --world-rooms N`` measures in a copy of the starter world with a grid of
+about N more street rooms (zone ``outskirts``, ``sqrt(N)`` on a side) whose middle room is
+where new characters appear; its ``up`` leads to Independence Square and the square's
+``down`` back. Everything else (rooms, NPCs, items, help) is the starter world's, and the
+server loads it through its ordinary ``world`` setting, as an operator's own world.
+
+    .venv/bin/python -m bench.world /tmp/bigworld --rooms 1024   # write one, to look at
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mythos.config import default_world_dir
+
+ZONE = "outskirts"
+#: Where the grid joins the starter world, and the directions of that join.
+JOIN_ROOM, DOWN, UP = "arkham.square", "down", "up"
+
+_STREETS = ("Boundary", "Crane", "Derby", "Federal", "Hyde", "Jenkin", "Lich", "Marsh",
+            "Peabody", "Powder Mill", "Sentinel", "Walnut")
+_SIGHTS = (
+    "Frame houses lean over a narrow street, their shutters closed against the damp.",
+    "A row of shuttered shops gives way to an empty lot grown over with brambles.",
+    "Cobbles give way to packed earth here, rutted by wagon wheels and the autumn rain.",
+    "A gas lamp sputters above a hitching post; beyond it a lane runs between high fences.",
+    "Old elms drip onto the pavement, and somewhere behind the houses a dog will not stop barking.",
+    "A boarded-up chapel stands on the corner, its weathervane rusted pointing north.",
+)
+
+
+def grid_side(rooms: int) -> int:
+    """Rooms on one side of the grid that holds at least ``rooms``."""
+    return max(2, math.isqrt(max(rooms, 1) - 1) + 1)
+
+
+def _room_id(x: int, y: int) -> str:
+    return f"{ZONE}.r{x}_{y}"
+
+
+def outskirts(side: int) -> tuple[dict[str, Any], str]:
+    """The generated zone (as its YAML document) and the id of its middle room."""
+    mid = side // 2
+    rooms: list[dict[str, Any]] = []
+    for y in range(side):
+        for x in range(side):
+            exits: dict[str, str] = {}
+            if y + 1 < side:
+                exits["north"] = _room_id(x, y + 1)
+            if y > 0:
+                exits["south"] = _room_id(x, y - 1)
+            if x + 1 < side:
+                exits["east"] = _room_id(x + 1, y)
+            if x > 0:
+                exits["west"] = _room_id(x - 1, y)
+            if (x, y) == (mid, mid):
+                exits[UP] = JOIN_ROOM
+            street = _STREETS[(x + 3 * y) % len(_STREETS)]
+            rooms.append({
+                "id": _room_id(x, y),
+                "name": f"{street} Street",
+                "area": f"The Outskirts, block {y // 8 * ((side + 7) // 8) + x // 8 + 1}",
+                "environment": "street_paved",
+                "outdoors": True,
+                "coords": [x - mid, y - mid, 0],
+                "description": _SIGHTS[(7 * x + 5 * y) % len(_SIGHTS)],
+                "exits": exits,
+            })
+    zone = {"zone": ZONE, "name": "The Outskirts",
+            "description": "Street after street of the town's edge, made for a load test.",
+            "rooms": rooms}
+    return zone, _room_id(mid, mid)
+
+
+def build(dest: Path, rooms: int, source: Path | None = None) -> Path:
+    """Write the starter world (``source``) with about ``rooms`` more into ``dest`` (replaced
+    if it exists); returns ``dest``."""
+    source = source or default_world_dir()
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(source, dest)
+    zone, middle = outskirts(grid_side(rooms))
+    zones = dest / "zones"
+    join_file = zones / f"{JOIN_ROOM.split('.')[0]}.yaml"
+    doc = yaml.safe_load(join_file.read_text(encoding="utf-8"))
+    join = next(r for r in doc["rooms"] if r["id"] == JOIN_ROOM)
+    if DOWN in join.get("exits", {}):
+        raise ValueError(f"{JOIN_ROOM} already has an exit {DOWN}")
+    join.setdefault("exits", {})[DOWN] = middle
+    join_file.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    (zones / f"{ZONE}.yaml").write_text(yaml.safe_dump(zone, sort_keys=False), encoding="utf-8")
+    world_file = dest / "world.yaml"
+    world = yaml.safe_load(world_file.read_text(encoding="utf-8"))
+    world["start_room"] = middle
+    world_file.write_text(yaml.safe_dump(world, sort_keys=False), encoding="utf-8")
+    return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.world", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("dest", type=Path, help="the directory to write (replaced if it exists)")
+    p.add_argument("--rooms", type=int, default=1024, help="about how many rooms to add")
+    a = p.parse_args(argv)
+    out = build(a.dest, a.rooms)
+    print(f"{out}: the starter world and {grid_side(a.rooms) ** 2} rooms of {ZONE}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
