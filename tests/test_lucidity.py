@@ -165,9 +165,21 @@ async def test_flux_tick_in_the_tunnels_by_night_and_day(start_server, tmp_path)
     d = await login(app, "Daywalker")
     friend = game.online["daywalker"]
     before = (char.lucidity, friend.lucidity)
-    for _ in range(10):
+    for _ in range(5):
         luc.flux_tick()
+    # The pulse spreads a tick over its steps (flux_step): the same flux, a slice at a time.
+    assert luc.flux_slices == 20
+    for _ in range(5 * luc.flux_slices):
+        luc.flux_step()
     assert (char.lucidity, friend.lucidity) == (before[0] - 11, 100 - 11)
+    # Who leaves during a round is left out of the rest of it.
+    luc.flux_step()
+    game.online.pop("daywalker")
+    lcd = (char.lucidity, friend.lucidity)
+    for _ in range(luc.flux_slices - 1):
+        luc.flux_step()
+    assert (char.lucidity, friend.lucidity) == (lcd[0] - 1, lcd[1])
+    game.online["daywalker"] = friend
     # Adaptive resistance: 100 ticks (10 minutes of 6 s) in the same room shrink the drain.
     char.mind.flux_ticks_in_room = 199  # 20 minutes here on the next tick: half the drain
     friend.link = None  # out of the company count for this check

@@ -4,8 +4,9 @@ Mythos time). The numbers and the pure rules are in ``rules/lucidity.py`` and
 
 Two pulse subsystems: ``mythos_clock`` (every second: the hour's ``Mythos.Time``, dawn and
 dusk) and ``lucidity`` (every ``lucidity_seconds``, 6 by default: passive flux and the tier
-effects). Both walk only the online characters and do no IO: every change goes through
-``Game.changed`` to the write-behind, like any other progress.
+effects, each round spread over up to ``FLUX_SLICES`` pulses). Both walk only the online
+characters and do no IO: every change goes through ``Game.changed`` to the write-behind, like
+any other progress.
 
 Every change of a character's LCD goes through ``adjust`` (tier messages, liabilities,
 delirium); every horror met goes through ``encounter``.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +35,24 @@ if TYPE_CHECKING:
     from mythos.engine.game import Game
 
 log = structlog.get_logger(__name__)
+
+#: A round of passive flux (one tick for everyone online) is spread over at most this many
+#: steps of the pulse, so that with thousands online no single pulse walks them all.
+FLUX_SLICES = 20
+
+
+@dataclass(slots=True)
+class _Census:
+    """Everyone online at the start of a flux round: their tiers and rooms then, each room's
+    good and bad company, and whether it was day."""
+
+    online: list[Character]
+    tiers: list[str]
+    rooms: list[str]
+    company: dict[str, list[int]]
+    day: bool
+    #: Nothing has happened since it was taken (the first step of its round).
+    fresh: bool = True
 
 
 class Lucidity:
@@ -54,7 +74,11 @@ class Lucidity:
         #: Overrides every tier-effect chance when set (tests make effects certain).
         self.effect_chance: float | None = s.lucidity_effect_chance
         game.pulse.add("mythos_clock", self.clock_tick, seconds=1.0)
-        game.pulse.add("lucidity", self.flux_tick, seconds=s.lucidity_seconds)
+        #: Steps of the pulse a flux round is spread over (``flux_step``).
+        self.flux_slices = max(1, min(FLUX_SLICES, round(s.lucidity_seconds / game.pulse.period)))
+        self._round: _Census | None = None
+        self._slice = 0
+        game.pulse.add("lucidity", self.flux_step, seconds=s.lucidity_seconds / self.flux_slices)
         npcs = getattr(game, "npcs", None)
         if npcs is not None:
             npcs.on_sight.append(self.saw_npc)  # seeing a horror is an encounter
@@ -207,24 +231,52 @@ class Lucidity:
 
     # -- the flux subsystem -------------------------------------------------------------------
     def flux_tick(self) -> None:
-        """One tick of passive flux for every online character: O(online), no IO."""
+        """One whole tick of passive flux for every online character: O(online), no IO."""
+        self._flux(self._census(), slice(None))
+
+    def flux_step(self) -> None:
+        """The pulse's part of the flux: a round (one tick for everyone online when it began)
+        spread over ``flux_slices`` steps, so that no pulse walks everyone. Whoever comes
+        online during a round waits for the next; whoever leaves is skipped."""
+        if self._round is None:
+            self._round = self._census()
+            self._slice = 0
+        census, n = self._round, self.flux_slices
+        size = len(census.online)
+        i = self._slice
+        self._flux(census, slice(size * i // n, size * (i + 1) // n))
+        self._slice = i + 1
+        if self._slice >= n:
+            self._round = None
+
+    def _census(self) -> _Census:
+        """Who is online, their tiers, and the good and bad company of each room."""
         online = list(self.game.online.values())
-        if not online:
-            return
-        day = self.is_day()
-        rooms = self.game.world.rooms
         tiers = [rules.tier(c.lucidity) for c in online]
         company: dict[str, list[int]] = {}  # room id -> [good, bad]
-        for c, t in zip(online, tiers, strict=True):
-            counts = company.get(c.room_id)
+        rooms = [c.room_id for c in online]
+        for rid, t in zip(rooms, tiers, strict=True):
+            counts = company.get(rid)
             if counts is None:
-                counts = company[c.room_id] = [0, 0]
+                counts = company[rid] = [0, 0]
             if t in rules.GOOD_COMPANY:
                 counts[0] += 1
             elif t in rules.BAD_COMPANY:
                 counts[1] += 1
+        return _Census(online, tiers, rooms, company, self.is_day())
+
+    def _flux(self, census: _Census, part: slice) -> None:
+        """The flux of the characters of ``census`` in ``part``; the room's company is the
+        census's (the character itself left out of it)."""
+        online_now = self.game.online
+        rooms = self.game.world.rooms
+        company = census.company
+        day = census.day
         base_of: dict[str, float] = {}  # room id -> the room's flux this tick
-        for c, t in zip(online, tiers, strict=True):
+        for c, counted_tier, counted_room in zip(census.online[part], census.tiers[part],
+                                                 census.rooms[part], strict=True):
+            if not census.fresh and online_now.get(c.name.lower()) is not c:
+                continue  # left since the census
             rid = c.room_id
             base = base_of.get(rid)
             if base is None:
@@ -239,11 +291,13 @@ class Lucidity:
                 mind.flux_ticks_in_room = 0
             else:
                 mind.flux_ticks_in_room += 1
-            good, bad = company[rid]
-            if t in rules.GOOD_COMPANY:
-                good -= 1
-            elif t in rules.BAD_COMPANY:
-                bad -= 1
+            good, bad = company.get(rid) or (0, 0)
+            if counted_room == rid:  # not its own company
+                if counted_tier in rules.GOOD_COMPANY:
+                    good -= 1
+                elif counted_tier in rules.BAD_COMPANY:
+                    bad -= 1
+            t = counted_tier if census.fresh else rules.tier(c.lucidity)
             # rules.flux, with the room's part computed once per room
             if base < 0:
                 base *= rules.resistance(mind.flux_ticks_in_room * rules.FLUX_SECONDS)
@@ -259,6 +313,7 @@ class Lucidity:
                 self.adjust(c, whole)
             if c.link is not None and t != "lucid":
                 self.tier_effects(c)
+        census.fresh = False
 
     def chance(self, default: float) -> bool:
         p = default if self.effect_chance is None else self.effect_chance
