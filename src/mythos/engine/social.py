@@ -201,10 +201,8 @@ class Social:
         room = self.game.room_of(talker)
         if reach == "room":
             return list(room.characters)
-        if reach == "zone":  # a walk over the rooms (dozens), not over everyone online
-            zone = room.zone
-            return [c for r in self.game.world.rooms.values() if r.zone is zone
-                    for c in r.characters]
+        if reach == "zone":  # a walk over the zone's rooms, not over everyone online
+            return [c for r in room.zone.rooms for c in r.characters]
         return list(self.game.online.values())
 
     async def deliver(self, channel: str, talker: Character, receivers: Iterable[Character],

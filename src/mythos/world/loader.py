@@ -864,6 +864,7 @@ def _build(world_spec: WorldSpec, zones: dict[str, tuple[ZoneSpec, str]],
                 door=world.doors[ex.door] if ex.door is not None else None,
                 hidden=ex.hidden, description=_text(ex.description))
         world.rooms[rid] = room
+        zone.rooms.append(room)
     for topic, (hs, _file) in help_pages.items():
         world.help_pages[topic] = HelpPage(
             topic=topic, title=hs.title, body=hs.body.rstrip(),

@@ -101,6 +101,8 @@ class Zone:
     name: str
     description: str = ""
     lucidity_drain: dict[str, float] | None = None  # optional {day: x, night: y} override
+    #: Its rooms, in the world's order (a zone channel walks these, not the whole world).
+    rooms: list[Room] = field(default_factory=list, repr=False)
 
 
 @dataclass(eq=False)
