@@ -367,7 +367,8 @@ class Bench:
 
     # -- scenarios ------------------------------------------------------------------------------
     async def ramp(self, targets: list[Target], mix: str) -> None:
-        """Bots by the step, each step held; with two targets, alternating step by step."""
+        """Bots by the step, each step held; with two targets, alternating step by step.
+        While a step's newcomers log in, the bots already in wait; then all play."""
         a = self.args
         pools = {t.name: Pool(t, a.workers, a.transport) for t in targets}
         try:
@@ -386,8 +387,9 @@ class Bench:
                                               hold=a.hold,
                                               baseline_rss=self.fresh_rss.get(t.name))
                     count_logins(step, grown)
-                    if len(targets) > 1:
-                        await pool.play("main", False)
+                    # Paused until the next step is in: its logins are not what a step
+                    # measures (the storm is), and under full load they would crawl.
+                    await pool.play("main", False)
                     self.done(step)
         finally:
             for p in pools.values():
