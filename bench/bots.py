@@ -32,8 +32,11 @@ TAIL = 160
 PASSWORD = "Xq7.Lm3-Vw9r"
 COMMAND_TIMEOUT = 10.0
 LOGIN_TIMEOUT = 90.0
-#: Steps an idle bot walks after its login (the "scatter" mix) before it falls silent.
-SCATTER_STEPS = 6
+#: Steps a bot walks away from the start room after its login (the "scatter" mix: idle
+#: players, then silent; the ramp's newcomers, before they play).
+SCATTER_STEPS = 12
+#: The chance that a scattering bot goes on the way it went, where it can.
+KEEP_HEADING = 0.75
 
 
 class LoginFailed(Exception):
@@ -149,14 +152,18 @@ def _get(bot: Bot) -> tuple[str, Expect] | None:
 
 
 def _scatter(bot: Bot) -> tuple[str, Expect] | None:
-    """Walk a few steps away from where characters appear, then nothing more: idle players
-    spread over the world, not all standing in its first room."""
+    """Walk a few steps away from where characters appear, mostly straight on (a random walk
+    would stay near its start), then nothing more: newcomers spread over the world, not all
+    standing in its first room."""
     if bot.scatter_left <= 0:
         return None
-    made = _walk(bot)
-    if made is not None:
-        bot.scatter_left -= 1
-    return made
+    exits = [d for d in bot.exits if bot.doors.get(d, "open") == "open"]
+    if not exits:
+        return None
+    keep = bot.heading in exits and bot.rng.random() < KEEP_HEADING
+    bot.heading = bot.heading if keep else bot.rng.choice(exits)
+    bot.scatter_left -= 1
+    return bot.heading, Expect(oob="Room.Info")
 
 
 def _local(bot: Bot) -> tuple[str, Expect]:
@@ -275,6 +282,7 @@ class Bot:
         self.coin_room: str | None = None
         #: Steps left to walk in the "scatter" mix.
         self.scatter_left = SCATTER_STEPS
+        self.heading = ""
         self._tail = b""
         self._expect: Expect | None = None
         self._answer: asyncio.Future[tuple[str, float]] | None = None
@@ -492,8 +500,17 @@ class Bot:
             stats.error(self.group, f"answer:{action.name}")
 
     async def play(self, actions: tuple[Action, ...], pace: float, running: asyncio.Event,
-                   stats: Callable[[], Stats]) -> None:
-        """Act every ``pace`` seconds (with +-50% jitter) while ``running`` is set."""
+                   stats: Callable[[], Stats], *, scatter: bool = False) -> None:
+        """Act every ``pace`` seconds (with +-50% jitter) while ``running`` is set; with
+        ``scatter``, first walk away from the start room (``SCATTER_STEPS``, twice as fast),
+        whether ``running`` is set or not."""
+        if scatter:
+            walk = MIXES["scatter"]
+            for _ in range(2 * SCATTER_STEPS):  # a step may be refused (a locked door)
+                if self.closed or self.scatter_left <= 0:
+                    break
+                await self.act(walk, stats())
+                await asyncio.sleep(pace / 2 * self.rng.uniform(0.5, 1.5))
         await asyncio.sleep(self.rng.uniform(0, pace))  # bots do not start in step
         while not self.closed:
             if not running.is_set():

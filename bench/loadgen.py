@@ -91,7 +91,8 @@ class LoadGen:
             self.stats.logins.setdefault(name, []).append(int(seconds * 1e6))
             group.bots.append(bot)
             bot.task = self._spawn(bot.play(group.actions, group.pace, group.running,
-                                            lambda: self.stats))
+                                            lambda: self.stats,
+                                            scatter=bool(req.get("scatter"))))
 
         await asyncio.gather(*(one(n) for n in req["names"]))
         return {"ok": ok, "failed": failed, "reasons": dict(reasons)}

@@ -98,10 +98,12 @@ class Pool:
 
     async def grow(self, group: str, total: int, *, prefix: str, mix: str, pace: float,
                    available: set[str] | None, concurrency: int = 20,
-                   workers: list[int] | None = None, play: bool = False) -> dict[str, int]:
+                   workers: list[int] | None = None, play: bool = False,
+                   scatter: bool = False) -> dict[str, int]:
         """Log in bots of ``group`` until ``total`` have been asked for; their names are
         ``prefix`` + a number, spread over the processes. ``play``: each starts playing as
-        soon as it is in (otherwise when ``play()`` says so)."""
+        soon as it is in (otherwise when ``play()`` says so). ``scatter``: each first walks
+        away from the start room (``Bot.play``)."""
         have = self.count.get(group, 0)
         if total <= have:
             return {"ok": 0, "failed": 0, "reasons": {}}
@@ -114,7 +116,7 @@ class Pool:
         replies = await asyncio.gather(*(
             self.call(w, {"op": "grow", "group": group, "names": ns, "mix": mix, "pace": pace,
                           "available": sorted(available) if available is not None else None,
-                          "concurrency": per, "play": play})
+                          "concurrency": per, "play": play, "scatter": scatter})
             for w, ns in names.items() if ns))
         ok = sum(r["ok"] for r in replies)
         failed = sum(r["failed"] for r in replies)
@@ -378,11 +380,15 @@ class Bench:
                 for t in targets:
                     pool = pools[t.name]
                     self.log(f"{t.name}: ramp to {n} bots ({mix})")
+                    # Newcomers walk away from the start room (Mythos's Room.Info shows
+                    # them the exits), so that a step does not begin with all of them in it.
+                    scatter = t.profile == "mythos" and mix != "common"
                     grown = await pool.grow("main", n, prefix="Bot", mix=mix, pace=a.pace,
                                             available=self.available[t.name],
-                                            concurrency=a.login_concurrency)
+                                            concurrency=a.login_concurrency, scatter=scatter)
                     await pool.play("main", True)
-                    await asyncio.sleep(a.warmup)
+                    await asyncio.sleep(max(a.warmup, 0.75 * a.pace * SCATTER_STEPS
+                                            if scatter else 0))
                     step = await self.measure(t, pool, scenario=f"ramp:{mix}", bots=n,
                                               hold=a.hold,
                                               baseline_rss=self.fresh_rss.get(t.name))
