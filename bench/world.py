@@ -3,10 +3,10 @@
 The starter world has 83 rooms: 5,000 bots wandering it are 60 to a room, and every move, say
 and emote is told to all of them. A MUD with thousands online has thousands of rooms, so
 ``python -m bench --world-rooms N`` measures in a copy of the starter world with a grid of
-about N more street rooms (zone ``outskirts``, ``sqrt(N)`` on a side) whose middle room is
-where new characters appear; its ``up`` leads to Independence Square and the square's
-``down`` back. Everything else (rooms, NPCs, items, help) is the starter world's, and the
-server loads it through its ordinary ``world`` setting, as an operator's own world.
+about N more street rooms (``sqrt(N)`` on a side, in zones of 8 x 8 rooms, ``outskirts_X_Y``)
+whose middle room is where new characters appear; its ``up`` leads to Independence Square and
+the square's ``down`` back. Everything else (rooms, NPCs, items, help) is the starter world's,
+and the server loads it through its ordinary ``world`` setting, as an operator's own world.
 
     .venv/bin/python -m bench.world /tmp/bigworld --rooms 1024   # write one, to look at
 """
@@ -24,6 +24,9 @@ import yaml
 from mythos.config import default_world_dir
 
 ZONE = "outskirts"
+#: Rooms on a side of one block; each block is a zone of its own (a zone channel reaches a
+#: block, as the starter world's zones hold a few dozen rooms each).
+BLOCK = 8
 #: Where the grid joins the starter world, and the directions of that join.
 JOIN_ROOM, DOWN, UP = "arkham.square", "down", "up"
 
@@ -44,14 +47,19 @@ def grid_side(rooms: int) -> int:
     return max(2, math.isqrt(max(rooms, 1) - 1) + 1)
 
 
+def _zone_id(x: int, y: int) -> str:
+    return f"{ZONE}_{x // BLOCK}_{y // BLOCK}"
+
+
 def _room_id(x: int, y: int) -> str:
-    return f"{ZONE}.r{x}_{y}"
+    return f"{_zone_id(x, y)}.r{x}_{y}"
 
 
-def outskirts(side: int) -> tuple[dict[str, Any], str]:
-    """The generated zone (as its YAML document) and the id of its middle room."""
+def outskirts(side: int) -> tuple[list[dict[str, Any]], str]:
+    """The generated zones (as their YAML documents: a block of ``BLOCK`` x ``BLOCK`` rooms
+    each, coordinates of the whole grid) and the id of the grid's middle room."""
     mid = side // 2
-    rooms: list[dict[str, Any]] = []
+    zones: dict[str, dict[str, Any]] = {}
     for y in range(side):
         for x in range(side):
             exits: dict[str, str] = {}
@@ -65,21 +73,25 @@ def outskirts(side: int) -> tuple[dict[str, Any], str]:
                 exits["west"] = _room_id(x - 1, y)
             if (x, y) == (mid, mid):
                 exits[UP] = JOIN_ROOM
-            street = _STREETS[(x + 3 * y) % len(_STREETS)]
-            rooms.append({
+            zid = _zone_id(x, y)
+            block = f"block {x // BLOCK + 1}-{y // BLOCK + 1}"
+            zone = zones.get(zid)
+            if zone is None:
+                zone = zones[zid] = {
+                    "zone": zid, "name": f"The Outskirts, {block}",
+                    "description": "Street after street of the town's edge, made for a load test.",
+                    "rooms": []}
+            zone["rooms"].append({
                 "id": _room_id(x, y),
-                "name": f"{street} Street",
-                "area": f"The Outskirts, block {y // 8 * ((side + 7) // 8) + x // 8 + 1}",
+                "name": f"{_STREETS[(x + 3 * y) % len(_STREETS)]} Street",
+                "area": f"The Outskirts, {block}",
                 "environment": "street_paved",
                 "outdoors": True,
                 "coords": [x - mid, y - mid, 0],
                 "description": _SIGHTS[(7 * x + 5 * y) % len(_SIGHTS)],
                 "exits": exits,
             })
-    zone = {"zone": ZONE, "name": "The Outskirts",
-            "description": "Street after street of the town's edge, made for a load test.",
-            "rooms": rooms}
-    return zone, _room_id(mid, mid)
+    return list(zones.values()), _room_id(mid, mid)
 
 
 def build(dest: Path, rooms: int, source: Path | None = None) -> Path:
@@ -89,7 +101,7 @@ def build(dest: Path, rooms: int, source: Path | None = None) -> Path:
     if dest.exists():
         shutil.rmtree(dest)
     shutil.copytree(source, dest)
-    zone, middle = outskirts(grid_side(rooms))
+    blocks, middle = outskirts(grid_side(rooms))
     zones = dest / "zones"
     join_file = zones / f"{JOIN_ROOM.split('.')[0]}.yaml"
     doc = yaml.safe_load(join_file.read_text(encoding="utf-8"))
@@ -98,7 +110,9 @@ def build(dest: Path, rooms: int, source: Path | None = None) -> Path:
         raise ValueError(f"{JOIN_ROOM} already has an exit {DOWN}")
     join.setdefault("exits", {})[DOWN] = middle
     join_file.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    (zones / f"{ZONE}.yaml").write_text(yaml.safe_dump(zone, sort_keys=False), encoding="utf-8")
+    for zone in blocks:
+        (zones / f"{zone['zone']}.yaml").write_text(yaml.safe_dump(zone, sort_keys=False),
+                                                    encoding="utf-8")
     world_file = dest / "world.yaml"
     world = yaml.safe_load(world_file.read_text(encoding="utf-8"))
     world["start_room"] = middle
@@ -113,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rooms", type=int, default=1024, help="about how many rooms to add")
     a = p.parse_args(argv)
     out = build(a.dest, a.rooms)
-    print(f"{out}: the starter world and {grid_side(a.rooms) ** 2} rooms of {ZONE}")
+    side = grid_side(a.rooms)
+    print(f"{out}: the starter world and {side ** 2} rooms in "
+          f"{((side + BLOCK - 1) // BLOCK) ** 2} zones {ZONE}_*")
     return 0
 
 

@@ -159,13 +159,15 @@ def test_ramp_steps_and_bot_names():
 def test_the_bigger_world_is_the_starter_world_and_a_grid_joined_both_ways(tmp_path: Path):
     starter, problems = check_world(default_world_dir())
     assert starter is not None and not problems
-    world, problems = check_world(build_world(tmp_path / "world", 20))
+    world, problems = check_world(build_world(tmp_path / "world", 90))
     assert problems == [] and world is not None
-    grid = [r for r in world.rooms.values() if r.zone.id == "outskirts"]
-    assert len(grid) == 25  # 5 x 5 holds 20
+    grid = [r for r in world.rooms.values() if r.zone.id.startswith("outskirts_")]
+    assert len(grid) == 100  # 10 x 10 holds 90: four zones (blocks of up to 8 x 8)
     assert set(world.rooms) - {r.id for r in grid} == set(starter.rooms)
+    assert sorted(len(z.rooms) for z in world.zones.values() if z.id.startswith("outskirts_")
+                  ) == [4, 16, 16, 64]
     middle = world.rooms[world.start_room]
-    assert middle.zone.id == "outskirts" and (middle.coords.x, middle.coords.y) == (0, 0)
+    assert (middle.coords.x, middle.coords.y) == (0, 0)
     assert middle.exits["up"].to == "arkham.square"
     assert world.rooms["arkham.square"].exits["down"].to == middle.id
     corner = min(grid, key=lambda r: (r.coords.x, r.coords.y))
