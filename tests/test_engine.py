@@ -19,11 +19,12 @@ from collections.abc import Iterable
 import pytest
 
 from mythos.app import GC_YOUNG_THRESHOLD
+from mythos.commands.info import WHO_LIMIT
 from mythos.engine.login import UNREACHABLE
 from mythos.rules.lucidity import TIERS
 from mythos.store import Store
 from mythos.text import strip_markup
-from mythos.world.model import DIR_SHORT, DIRECTIONS, OPPOSITE, World
+from mythos.world.model import DIR_SHORT, DIRECTIONS, OPPOSITE, Character, World
 from test_store import outage
 
 from mudclient import (
@@ -434,6 +435,37 @@ async def test_look_exits_who_and_status(server):
         char.lucidity = floor
         await h.command("status", rf"Lucidity\s+{floor} \({name}\)")
     await close_all(h, w)
+
+
+async def test_who_narrows_by_name_and_counts_past_its_limit(server):
+    game = server.game
+    h = await login(server, "Abigail")
+    a = await login(server, "Abel")
+    await h.command("who ab", r"Abel the journalist")
+    await h.expect(r"\[\s*1\] Abigail the journalist")
+    await h.expect("2 whose names begin with 'ab'.")
+    await h.expect("2 investigators online.")
+    await h.command("who zz", r"0 whose names begin with 'zz'.\s+2 investigators online.")
+    await h.command("who a1", "Names have only letters")
+    # Past WHO_LIMIT the list stops, by name, and the rest are counted. (Characters put in
+    # the roster without a connection: a few hundred logins would take minutes of hashing.)
+    extra = WHO_LIMIT + 49
+    for i in range(extra):
+        name = f"Zed{chr(97 + i // 26 % 26)}{chr(97 + i % 26)}"
+        game.online[name.lower()] = Character(id=-(i + 1), account_id=0, name=name,
+                                              profession="tramp", room_id=game.world.start_room,
+                                              hp=10, max_hp=10)
+    try:
+        h.send("who")
+        await h.expect(r"\[\s*1\] Abel the ")
+        await h.expect(rf"\.\.\. and {extra + 2 - WHO_LIMIT} more \('who <first letters")
+        await h.expect(rf"{extra + 2} investigators online.")
+        shown = h.text[h.text.rindex("Investigators in Arkham"):]
+        assert shown.count("] ") == WHO_LIMIT and "Zedfs" not in shown  # the last by name
+    finally:
+        for i in range(extra):
+            game.online.pop(f"zed{chr(97 + i // 26 % 26)}{chr(97 + i % 26)}", None)
+    await close_all(h, a)
 
 
 async def test_help_lists_every_command_and_explains_each(fast):

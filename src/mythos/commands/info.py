@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import time
 
 from mythos.commands.table import Ctx, command
@@ -57,17 +58,37 @@ def exits(ctx: Ctx, args: str) -> None:
     ctx.send(exits_text(ctx.game.world, ctx.room))
 
 
+#: ``who`` lists at most this many investigators (by name); the rest are counted, and
+#: ``who <letters>`` narrows the list to the names that begin so.
+WHO_LIMIT = 100
+
+
 @command("who", category="information")
 def who(ctx: Ctx, args: str) -> None:
-    """who
+    """who [first letters of a name]
 
-    List the investigators walking Arkham now."""
-    chars = sorted(ctx.game.online.values(), key=lambda c: c.name)
+    List the investigators walking Arkham now, by name. When more are online than fit in a
+    list, the first hundred are shown and the rest counted: 'who ab' lists those whose names
+    begin with "ab"."""
+    prefix = args.strip().lower()
+    if prefix and not prefix.isalpha():
+        ctx.send("Names have only letters: 'who ab' lists those whose names begin with ab.")
+        return
+    online = ctx.game.online  # by lower-case name
+    found = ([c for key, c in online.items() if key.startswith(prefix)] if prefix
+             else list(online.values()))
+    shown = heapq.nsmallest(WHO_LIMIT, found, key=lambda c: c.name)
     lines = ["{Y}Investigators in Arkham{x}"]
-    for c in chars:
+    for c in shown:
         lines.append(f"  [{c.level:>3}] {c.name} the {profession_name(c)}")
-    n = len(chars)
-    lines.append(f"{n} investigator{'s' if n != 1 else ''} online.")
+    more = len(found) - len(shown)
+    if more:
+        lines.append(f"  ... and {more:,} more ('who <first letters of a name>' narrows the "
+                     "list).")
+    if prefix:
+        lines.append(f"{len(found):,} whose names begin with {prefix!r}.")
+    n = len(online)
+    lines.append(f"{n:,} investigator{'s' if n != 1 else ''} online.")
     ctx.send("\n".join(lines))
 
 
