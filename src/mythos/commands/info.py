@@ -74,12 +74,12 @@ def who(ctx: Ctx, args: str) -> None:
     if prefix and not prefix.isalpha():
         ctx.send("Names have only letters: 'who ab' lists those whose names begin with ab.")
         return
-    online = ctx.game.online  # by lower-case name
-    found = ([c for key, c in online.items() if key.startswith(prefix)] if prefix
-             else list(online.values()))
-    shown = heapq.nsmallest(WHO_LIMIT, found, key=lambda c: c.name)
+    online = ctx.game.online  # by lower-case name: the keys sort as the names do
+    found = [key for key in online if key.startswith(prefix)] if prefix else list(online)
+    shown = heapq.nsmallest(WHO_LIMIT, found)
     lines = ["{Y}Investigators in Arkham{x}"]
-    for c in shown:
+    for key in shown:
+        c = online[key]
         lines.append(f"  [{c.level:>3}] {c.name} the {profession_name(c)}")
     more = len(found) - len(shown)
     if more:
