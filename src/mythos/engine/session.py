@@ -49,6 +49,8 @@ class Session:
         #: package took the place (``_coalesced``: package -> its index here).
         self._oob: list[tuple[str, Any] | None] = []
         self._coalesced: dict[str, int] = {}
+        #: The prompt last rendered, and what it showed (hp, max hp, lucidity, colour).
+        self._prompt: tuple[tuple[int, int, int, bool], str] | None = None
         self._tokens = game.settings.commands_per_second * 2
         self._tokens_at = self.connected_at
         self._warned_flood = False
@@ -117,7 +119,7 @@ class Session:
         if out:
             text = self._rendered(out)
             if self.playing:
-                text += render(self.prompt(), ansi=self.ansi)
+                text += self._rendered_prompt()
             self.conn.write_text(text)
             self.conn.send_prompt_end()
         if self.conn.oob_enabled:
@@ -135,6 +137,15 @@ class Session:
         c = self.char
         assert c is not None
         return f"{{c}}[HP {c.hp}/{c.max_hp} LCD {c.lucidity}]{{x}} > "
+
+    def _rendered_prompt(self) -> str:
+        """The prompt as this client shows it, rendered again only when it changed."""
+        c = self.char
+        assert c is not None
+        shows = (c.hp, c.max_hp, c.lucidity, self.ansi)
+        if self._prompt is None or self._prompt[0] != shows:
+            self._prompt = (shows, render(self.prompt(), ansi=self.ansi))
+        return self._prompt[1]
 
     # -- input ------------------------------------------------------------------------------
     def _take_token(self) -> bool:
