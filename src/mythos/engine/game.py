@@ -313,14 +313,15 @@ class Game:
         """The output pulse: every session with something queued writes it, ``FLUSH_CHUNK``
         sessions per turn of the loop, so reading commands and waking timers go on in between
         (a thousand sessions with news take tens of milliseconds)."""
-        self._flush_chunk(list(self.pending_output), 0)
+        self._flush_chunk(asyncio.get_running_loop(), list(self.pending_output), 0)
 
-    def _flush_chunk(self, sessions: list[Session], start: int) -> None:
+    def _flush_chunk(self, loop: asyncio.AbstractEventLoop, sessions: list[Session],
+                     start: int) -> None:
         end = start + FLUSH_CHUNK
         for session in sessions[start:end]:
             session.flush()  # nothing to do if it flushed on its own meanwhile
         if end < len(sessions):
-            asyncio.get_running_loop().call_soon(self._flush_chunk, sessions, end)
+            loop.call_soon(self._flush_chunk, loop, sessions, end)
 
     def housekeeping(self) -> None:
         self.throttle.prune()

@@ -158,12 +158,16 @@ class WorldService:
         self.restarting = False
         self._outbox: dict[str, list[list[Any]]] = {}
         self._flush_scheduled = False
+        #: The loop the world runs on, from ``start`` (asking for it on every op costs a
+        #: system call on Python 3.11: ``get_running_loop`` checks the process id).
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._heart: asyncio.Task[None] | None = None
         self._subs: list[Subscription] = []
         self._up = False
 
     # -- start and stop ----------------------------------------------------------------------
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._subs = [
             await self.bus.subscribe(self.subjects.inbound_all, self._on_input),
             await self.bus.subscribe(self.subjects.gateway_status, self._on_gateway),
@@ -255,7 +259,7 @@ class WorldService:
         box.append(op)
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush_outbox)
+            (self._loop or asyncio.get_running_loop()).call_soon(self._flush_outbox)
 
     def _flush_outbox(self) -> None:
         self._flush_scheduled = False
@@ -353,7 +357,8 @@ class WorldService:
             return
         client.lines.append(line)
         if client.worker is None:
-            client.worker = asyncio.get_running_loop().create_task(self._work(client))
+            loop = self._loop or asyncio.get_running_loop()
+            client.worker = loop.create_task(self._work(client))
 
     async def _work(self, client: _Client) -> None:
         try:

@@ -88,7 +88,11 @@ class WebSocketConnection:
         self._transport = transport
         self._frames: deque[tuple[str | dict[str, Any], int]] = deque()
         self._queued = 0
-        self._wake = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        #: What the writer awaits when nothing is queued; ``_push`` wakes it. (A future of
+        #: our own loop: an ``asyncio.Event`` asks for the running loop at every wait, which
+        #: on Python 3.11 is a system call.)
+        self._idle: asyncio.Future[None] | None = None
         #: No more frames are taken (the server closed, or the client went away).
         self.closed = False
         #: The engine hung up (quit, takeover, slow client, shutdown)...
@@ -100,8 +104,7 @@ class WebSocketConnection:
         self._close_code: int | None = None
         self._close_reason = ""
         self._last_text: dict[str, Any] | None = None
-        self._writer = asyncio.get_running_loop().create_task(
-            self._write_loop(), name=f"ws-writer-{peer}")
+        self._writer = self._loop.create_task(self._write_loop(), name=f"ws-writer-{peer}")
 
     # -- the Connection protocol --------------------------------------------------------------
     def write_text(self, text: str) -> None:
@@ -182,8 +185,8 @@ class WebSocketConnection:
         self.closed = True
         self._close_code = code
         self._close_reason = reason
-        self._wake.set()
-        asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self.abort)
+        self._wake()
+        self._loop.call_later(CLOSE_TIMEOUT, self.abort)
 
     def detach(self) -> None:
         """The client went away: drop what is queued, stop the writer (unless we are closing
@@ -193,7 +196,7 @@ class WebSocketConnection:
         self.closed = True
         self._frames.clear()
         self._queued = 0
-        self._wake.set()
+        self._wake()
 
     def abort(self) -> None:
         if not self._writer.done():
@@ -211,7 +214,14 @@ class WebSocketConnection:
     def _push(self, item: str | dict[str, Any], size: int) -> None:
         self._frames.append((item, size))
         self._queued += size
-        self._wake.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        idle = self._idle
+        if idle is not None:
+            self._idle = None
+            if not idle.done():
+                idle.set_result(None)
 
     async def _write_loop(self) -> None:
         ws = self.ws
@@ -229,8 +239,8 @@ class WebSocketConnection:
                     await ws.send_str(batch[0] if len(batch) == 1 else f"[{','.join(batch)}]")
                 if self.closed:
                     break
-                self._wake.clear()
-                await self._wake.wait()
+                self._idle = self._loop.create_future()
+                await self._idle
             if self._close_code is not None and not ws.closed:
                 await ws.close(code=self._close_code, message=self._close_reason.encode())
         except asyncio.CancelledError:
