@@ -382,7 +382,8 @@ class Bench:
                     self.log(f"{t.name}: ramp to {n} bots ({mix})")
                     # Newcomers walk away from the start room (Mythos's Room.Info shows
                     # them the exits), so that a step does not begin with all of them in it.
-                    scatter = t.profile == "mythos" and mix != "common"
+                    scatter = t.profile == "mythos" and any(x.name == "walk"
+                                                            for x in MIXES[mix])
                     grown = await pool.grow("main", n, prefix="Bot", mix=mix, pace=a.pace,
                                             available=self.available[t.name],
                                             concurrency=a.login_concurrency, scatter=scatter)
@@ -605,7 +606,8 @@ class Bench:
             work = Path(tempfile.mkdtemp(prefix="mythos-bench-"))
             world = STARTER_WORLD
             if a.world_rooms:
-                world = await asyncio.to_thread(build_world, work / "world", a.world_rooms)
+                world = await asyncio.to_thread(build_world, work / "world", a.world_rooms,
+                                                STARTER_WORLD)
                 self.log(f"world: the starter world and {grid_side(a.world_rooms) ** 2} "
                          "generated rooms (bench/world.py)")
             out.append(MythosCluster(work, a.gateways, a.nats_url, event_loop=a.event_loop,
