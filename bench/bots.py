@@ -39,6 +39,11 @@ SCATTER_STEPS = 12
 KEEP_HEADING = 0.75
 
 
+def scatter_seconds(pace: float) -> float:
+    """The longest a scatter takes, its steps ``pace`` seconds apart (jittered up to +50%)."""
+    return 1.5 * pace * SCATTER_STEPS
+
+
 class LoginFailed(Exception):
     pass
 
@@ -116,8 +121,13 @@ def _look(bot: Bot) -> tuple[str, Expect] | None:
     return "look", Expect(patterns=(marker,))
 
 
+def _open_exits(bot: Bot) -> list[str]:
+    """The exits of the bot's room (from ``Room.Info``) not behind a closed door."""
+    return [d for d in bot.exits if bot.doors.get(d, "open") == "open"]
+
+
 def _walk(bot: Bot) -> tuple[str, Expect] | None:
-    exits = [d for d, _ in bot.exits.items() if bot.doors.get(d, "open") == "open"]
+    exits = _open_exits(bot)
     if not exits:
         return None
     return bot.rng.choice(exits), Expect(oob="Room.Info")
@@ -157,7 +167,7 @@ def _scatter(bot: Bot) -> tuple[str, Expect] | None:
     standing in its first room."""
     if bot.scatter_left <= 0:
         return None
-    exits = [d for d in bot.exits if bot.doors.get(d, "open") == "open"]
+    exits = _open_exits(bot)
     if not exits:
         return None
     keep = bot.heading in exits and bot.rng.random() < KEEP_HEADING

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.bots import MIXES, PROFILES, SCATTER_STEPS, Bot, bot_name, usable
+from bench.bots import MIXES, PROFILES, Bot, bot_name, scatter_seconds, usable
 from bench.loadgen import raise_file_limit
 from bench.servers import (
     BENCH,
@@ -388,7 +388,8 @@ class Bench:
                                             available=self.available[t.name],
                                             concurrency=a.login_concurrency, scatter=scatter)
                     await pool.play("main", True)
-                    await asyncio.sleep(max(a.warmup, 0.75 * a.pace * SCATTER_STEPS
+                    # (Bot.play: a newcomer scatters at half the mix's pace)
+                    await asyncio.sleep(max(a.warmup, scatter_seconds(a.pace / 2)
                                             if scatter else 0))
                     step = await self.measure(t, pool, scenario=f"ramp:{mix}", bots=n,
                                               hold=a.hold,
@@ -443,7 +444,7 @@ class Bench:
             await pool.grow("probe", 1, prefix="Probe", mix="probe", pace=0.25,
                             available=self.available[target.name], workers=[0], play=True)
             # the last ones in walk their few steps; then nobody but the probe types
-            await asyncio.sleep(max(a.warmup, 1.5 * pace * SCATTER_STEPS))
+            await asyncio.sleep(max(a.warmup, scatter_seconds(pace)))
             step = await self.measure(target, pool, scenario="idle", bots=a.idle,
                                       hold=a.hold, extra_groups=("probe",),
                                       baseline_rss=self.fresh_rss.get(target.name))
