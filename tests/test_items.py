@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from conftest import query
 from mythos.engine.economy import Txn
 from mythos.rules import items as rules
 from mythos.rules.character import STARTING_KITS
@@ -60,7 +59,8 @@ async def db_items(store: Any, **where: Any) -> list[Any]:
     q = sa.select(c.id, c.proto, c.owner, c.quantity, c.slot).order_by(c.id)
     for col, value in where.items():
         q = q.where(getattr(c, col) == value)
-    return await query(store, q)
+    async with store.engines.reader.connect() as conn:
+        return list((await conn.execute(q)).all())
 
 
 def path_between(world: World, start: str, target: str) -> list[str]:

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .db import Engines
 from .tables import UTCDateTime, metadata, utcnow
@@ -88,13 +88,12 @@ class Ref:
 
 @dataclass(frozen=True)
 class Move:
-    """Give a whole item (or stack) a new owner (a ``Ref``: a container made earlier in the
-    same transaction); it is no longer worn. ``quantity``: also require the stack to hold
-    exactly that many."""
+    """Give a whole item (or stack) a new owner; it is no longer worn. ``quantity``: also
+    require the stack to hold exactly that many."""
 
     item_id: int
     from_owner: str
-    to_owner: str | Ref
+    to_owner: str
     quantity: int | None = None
 
 
@@ -169,7 +168,7 @@ def _owner(value: str | Ref, made: list[int | None]) -> str:
     return value
 
 
-def run_ops(conn: Connection, ops: Sequence[ItemOp]) -> list[int | None]:
+async def run_ops(conn: AsyncConnection, ops: Sequence[ItemOp]) -> list[int | None]:
     """Run ``ops`` in order on ``conn`` (inside the caller's transaction). Returns, per op,
     the id a ``Create`` made (None for the others). ``ItemConflict`` when a conditional
     statement touches no row."""
@@ -180,33 +179,33 @@ def run_ops(conn: Connection, ops: Sequence[ItemOp]) -> list[int | None]:
         if isinstance(op, Move):
             stmt = (sa.update(items)
                     .where(c.id == op.item_id, c.owner == op.from_owner)
-                    .values(owner=_owner(op.to_owner, made), slot=None))
+                    .values(owner=op.to_owner, slot=None))
             if op.quantity is not None:
                 stmt = stmt.where(c.quantity == op.quantity)
-            result = conn.execute(stmt)
+            result = await conn.execute(stmt)
         elif isinstance(op, Adjust):
-            result = conn.execute(
+            result = await conn.execute(
                 sa.update(items)
                 .where(c.id == op.item_id, c.owner == op.owner, c.quantity + op.delta >= 1)
                 .values(quantity=c.quantity + op.delta))
         elif isinstance(op, Delete):
-            result = conn.execute(
+            result = await conn.execute(
                 sa.delete(items)
                 .where(c.id == op.item_id, c.owner == op.owner, c.quantity == op.quantity))
         elif isinstance(op, SetSlot):
             slot_now = c.slot.is_(None) if op.from_slot is None else c.slot == op.from_slot
-            result = conn.execute(
+            result = await conn.execute(
                 sa.update(items).where(c.id == op.item_id, c.owner == op.owner, slot_now)
                 .values(slot=op.to_slot))
         elif isinstance(op, Create):
-            result = conn.execute(sa.insert(items).values(
+            result = await conn.execute(sa.insert(items).values(
                 proto=op.proto, owner=_owner(op.owner, made), quantity=op.quantity,
                 slot=op.slot))
             new_id = result.inserted_primary_key[0]
         elif isinstance(op, Seed):
             item_id = made[op.item.index] if op.item is not None else None
             try:
-                conn.execute(sa.insert(item_seeds).values(key=op.key, item_id=item_id))
+                await conn.execute(sa.insert(item_seeds).values(key=op.key, item_id=item_id))
             except IntegrityError:
                 raise AlreadySeeded(op.key) from None
             made.append(None)
@@ -226,32 +225,32 @@ def _row(r: sa.Row) -> ItemRow:
 _COLS = (items.c.id, items.c.proto, items.c.owner, items.c.quantity, items.c.slot)
 
 
-def load_tree(conn: Connection, owners: Sequence[str] | None = None, *,
+async def load_tree(conn: AsyncConnection, owners: Sequence[str] | None = None, *,
                     owner_prefix: str | None = None) -> list[ItemRow]:
     """Every item held by ``owners`` (or by any owner beginning with ``owner_prefix``) and,
     level by level, everything inside those. Parents come before their contents."""
     out: list[ItemRow] = []
     if owner_prefix is not None:
-        rows = conn.execute(
+        rows = (await conn.execute(
             sa.select(*_COLS).where(items.c.owner.like(f"{owner_prefix}%"))
-            .order_by(items.c.id)).all()
+            .order_by(items.c.id))).all()
         level = [_row(r) for r in rows]
     else:
-        level = _held_by(conn, list(owners or ()))
+        level = await _held_by(conn, list(owners or ()))
     depth = 0
     while level and depth <= MAX_LOAD_DEPTH:
         out.extend(level)
-        level = _held_by(conn, [item_owner(r.id) for r in level])
+        level = await _held_by(conn, [item_owner(r.id) for r in level])
         depth += 1
     return out
 
 
-def _held_by(conn: Connection, owners: list[str]) -> list[ItemRow]:
+async def _held_by(conn: AsyncConnection, owners: list[str]) -> list[ItemRow]:
     found: list[ItemRow] = []
     for i in range(0, len(owners), _CHUNK):
         chunk = owners[i:i + _CHUNK]
-        rows = conn.execute(
-            sa.select(*_COLS).where(items.c.owner.in_(chunk)).order_by(items.c.id)).all()
+        rows = (await conn.execute(
+            sa.select(*_COLS).where(items.c.owner.in_(chunk)).order_by(items.c.id))).all()
         found.extend(_row(r) for r in rows)
     return found
 
@@ -260,12 +259,12 @@ def _held_by(conn: Connection, owners: list[str]) -> list[ItemRow]:
 KitItem = tuple[str, int, str | None]
 
 
-def insert_kit(conn: Connection, char_id: int,
+async def insert_kit(conn: AsyncConnection, char_id: int,
                      kit: Sequence[KitItem]) -> list[ItemRow]:
     """Create a new character's starting kit (inside the caller's transaction)."""
     owner = char_owner(char_id)
     ops = [Create(proto, owner, quantity, slot) for proto, quantity, slot in kit]
-    ids = run_ops(conn, ops)
+    ids = await run_ops(conn, ops)
     return [ItemRow(id=i, proto=op.proto, owner=owner, quantity=op.quantity, slot=op.slot)
             for i, op in zip(ids, ops, strict=True) if i is not None]
 
@@ -283,35 +282,31 @@ class ItemStore:
     async def transact(self, ops: Sequence[ItemOp]) -> list[int | None]:
         """Run ``ops`` as one transaction: all of them or (``ItemConflict``, a database
         error) none. Returns the ids the ``Create`` ops made, by position."""
-        return await self._engines.write(run_ops, ops)
+        async with self._engines.writer.begin() as conn:
+            return await run_ops(conn, ops)
 
     async def load_rooms(self) -> list[ItemRow]:
         """Everything on the floors of rooms, and inside what is there (start-up)."""
-        def run(conn: Connection) -> list[ItemRow]:
-            return load_tree(conn, owner_prefix="room:")
-
-        return await self._engines.read(run)
+        async with self._engines.reader.connect() as conn:
+            return await load_tree(conn, owner_prefix="room:")
 
     async def load_character(self, char_id: int) -> list[ItemRow]:
         """What a character carries and wears, and what is inside that."""
-        return await self._engines.read(load_tree, [char_owner(char_id)])
+        async with self._engines.reader.connect() as conn:
+            return await load_tree(conn, [char_owner(char_id)])
 
     async def load_items(self, item_ids: Sequence[int]) -> list[ItemRow]:
         """The rows of ``item_ids`` (those that exist)."""
-        def run(conn: Connection) -> list[ItemRow]:
-            rows = conn.execute(
-                sa.select(*_COLS).where(items.c.id.in_(list(item_ids)))).all()
-            return [_row(r) for r in rows]
-
-        return await self._engines.read(run)
+        async with self._engines.reader.connect() as conn:
+            rows = (await conn.execute(
+                sa.select(*_COLS).where(items.c.id.in_(list(item_ids))))).all()
+        return [_row(r) for r in rows]
 
     async def seeds(self) -> dict[str, int | None]:
         """Placement id -> the item it made, for every placement seeded so far."""
-        def run(conn: Connection) -> dict[str, int | None]:
-            rows = conn.execute(sa.select(item_seeds.c.key, item_seeds.c.item_id)).all()
-            return {r.key: r.item_id for r in rows}
-
-        return await self._engines.read(run)
+        async with self._engines.reader.connect() as conn:
+            rows = (await conn.execute(sa.select(item_seeds.c.key, item_seeds.c.item_id))).all()
+        return {r.key: r.item_id for r in rows}
 
     async def seed(self, ops: Sequence[ItemOp]) -> list[int | None] | None:
         """Like ``transact`` for a transaction with a ``Seed``; None when that placement was

@@ -65,7 +65,8 @@ def current(url: str) -> tuple[str, ...]:
 
     async def _run(engines: Engines) -> tuple[str, ...]:
         try:
-            return await engines.read(_rev)
+            async with engines.reader.connect() as conn:
+                return await conn.run_sync(_rev)
         finally:
             await engines.dispose()
 
