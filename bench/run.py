@@ -623,7 +623,7 @@ class Bench:
         if not t.pids:
             return None
         try:
-            s = Sampler(t.pids)
+            s = Sampler(t.pids, resolve=t.current_pids)
         except Exception as exc:
             self.log(f"{t.name}: no CPU/memory sampling ({exc!r})")
             return None

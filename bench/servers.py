@@ -22,6 +22,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,6 +71,11 @@ class Target:
 
     async def stop(self) -> None:
         pass
+
+    def current_pids(self) -> list[int]:
+        """``pids`` as they are now (a server that restarts its processes says so here);
+        called in the sampler's thread."""
+        return self.pids
 
 
 class ExternalServer(Target):
@@ -320,13 +326,13 @@ class EvenniaServer(Target):
         await self._configure()
         await self._run(self.evennia, "migrate", cwd=self.game, env=self._env())
         await self._run(self.evennia, "start", cwd=self.game, env=self._env(), timeout=180)
-        pids = []
-        for name in ("portal.pid", "server.pid"):
-            path = self.game / "server" / name
-            text = await asyncio.to_thread(path.read_text)
-            pids.append(int(text.strip()))
-        self.pids = pids
+        self.pids = await asyncio.to_thread(self.current_pids)
         await self._wait_for_login_screen()
+
+    def current_pids(self) -> list[int]:
+        """The Portal's and the Server's pids, from their pid files."""
+        return [int((self.game / "server" / name).read_text().strip())
+                for name in ("portal.pid", "server.pid")]
 
     async def _wait_for_login_screen(self, timeout: float = 120) -> None:
         """The portal accepts connections before the server can greet anyone: wait until a
@@ -369,10 +375,13 @@ class EvenniaServer(Target):
 class Sampler:
     """CPU % (of one core) and resident memory of some processes, summed, once a second."""
 
-    def __init__(self, pids: list[int], interval: float = 1.0) -> None:
+    def __init__(self, pids: list[int], interval: float = 1.0,
+                 resolve: Callable[[], list[int]] | None = None) -> None:
         import psutil
 
         self._psutil = psutil
+        #: Where to find the processes again when one is gone (a restart, in the same order).
+        self._resolve = resolve
         self.procs = [psutil.Process(p) for p in pids]
         self.interval = interval
         self.samples: list[tuple[float, float, int]] = []  # (monotonic, cpu %, rss bytes)
@@ -390,15 +399,28 @@ class Sampler:
         while not self._stop.wait(self.interval):
             cpu, rss = 0.0, 0
             now = time.monotonic()
-            for p, mine in zip(self.procs, self.each, strict=True):
+            for i, (p, mine) in enumerate(zip(self.procs, self.each, strict=True)):
                 try:
                     one_cpu, one_rss = p.cpu_percent(None), p.memory_info().rss
                 except self._psutil.Error:
+                    self._find_again(i)
                     continue
                 cpu += one_cpu
                 rss += one_rss
                 mine.append((now, one_cpu, one_rss))
             self.samples.append((now, cpu, rss))
+
+    def _find_again(self, i: int) -> None:
+        """Process ``i`` is gone: follow its successor (Evennia restarts its Server once after
+        the first start of a new game directory, under a new pid)."""
+        if self._resolve is None:
+            return
+        try:
+            proc = self._psutil.Process(self._resolve()[i])
+            proc.cpu_percent(None)  # the first reading only starts the count
+        except Exception:
+            return
+        self.procs[i] = proc
 
     def stop(self) -> None:
         self._stop.set()

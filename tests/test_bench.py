@@ -7,12 +7,14 @@ import asyncio
 import json
 import os
 import re
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 from bench.bots import bot_name
 from bench.run import steps_up_to
-from bench.servers import MythosServer
+from bench.servers import MythosServer, Sampler
 from bench.stats import histogram_quantile, parse_prometheus, percentile, summary_ms
 from bench.world import build as build_world
 from mythos.config import default_world_dir
@@ -172,3 +174,26 @@ def test_the_bigger_world_is_the_starter_world_and_a_grid_joined_both_ways(tmp_p
     assert world.rooms["arkham.square"].exits["down"].to == middle.id
     corner = min(grid, key=lambda r: (r.coords.x, r.coords.y))
     assert sorted(corner.exits) == ["east", "north"]
+
+
+def test_the_sampler_follows_a_process_that_restarted_under_a_new_pid():
+    # Evennia restarts its Server once after a new game directory's first start: the CPU and
+    # memory figures must follow the new process, not lose it.
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    first, second = subprocess.Popen(sleeper), subprocess.Popen(sleeper)
+    try:
+        sampler = Sampler([first.pid], interval=0.1, resolve=lambda: [second.pid])
+        sampler.start()
+        first.kill()
+        first.wait()
+        deadline = time.monotonic() + 10
+        while sampler.procs[0].pid != second.pid and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        sampler.stop()
+        assert sampler.procs[0].pid == second.pid
+        assert sampler.samples[-1][2] > 0  # the new process's resident memory is counted
+    finally:
+        for p in (first, second):
+            p.kill()
+            p.wait()
