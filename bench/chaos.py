@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     from test_chaos import run_chaos  # the same bots, checks and kill loop as the test
 
     with tempfile.TemporaryDirectory(prefix="mythos-chaos-") as tmp:
-        url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'chaos.db'}"
+        url = args.database_url or f"sqlite:///{Path(tmp) / 'chaos.db'}"
         started = time.monotonic()
         chaos = asyncio.run(run_chaos(url, Path(tmp), kills=args.kills,
                                       burst=tuple(args.burst), seed=args.seed,

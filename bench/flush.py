@@ -92,7 +92,7 @@ async def database(postgres: str | None):
     """An empty database URL: a temporary SQLite file, or a fresh PostgreSQL database."""
     if postgres is None:
         with tempfile.TemporaryDirectory() as tmp:
-            yield f"sqlite+aiosqlite:///{Path(tmp) / 'flush.db'}"
+            yield f"sqlite:///{Path(tmp) / 'flush.db'}"
         return
     import asyncpg
 

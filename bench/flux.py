@@ -35,7 +35,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 async def run(characters: int, ticks: int, seed: int) -> dict[str, object]:
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{Path(tmp) / 'flux.db'}"
+        url = f"sqlite:///{Path(tmp) / 'flux.db'}"
         await asyncio.to_thread(upgrade, url)
         settings = await asyncio.to_thread(
             Settings, host="127.0.0.1", telnet_port=0, web_port=0, database_url=url,

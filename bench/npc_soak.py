@@ -64,7 +64,7 @@ def _subsystems(metric) -> dict[str, float]:
 
 async def soak(n_npcs: int, n_fights: int, seconds: float, scale: float) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="npc-soak-"))
-    url = f"sqlite+aiosqlite:///{tmp / 'soak.db'}"
+    url = f"sqlite:///{tmp / 'soak.db'}"
     await asyncio.to_thread(upgrade, url)
     settings = Settings(host="127.0.0.1", telnet_port=0, web_port=0, database_url=url,
                         data_dir=tmp, world=default_world_dir(), time_scale=scale,

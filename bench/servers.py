@@ -100,7 +100,7 @@ class MythosServer(Target):
                 await asyncio.to_thread(p.unlink)
         self.proc, text = await spawn_mythos(
             self.python, ["serve", "--host", "127.0.0.1", "--telnet-port", "0", "--web-port", "0",
-                          "--database-url", f"sqlite+aiosqlite:///{db}", "--world",
+                          "--database-url", f"sqlite:///{db}", "--world",
                           str(self.world)],
             # every bot comes from this machine: lift the per-address cap (as Evennia's
             # throttles are raised); the total cap stays the server's default
@@ -184,7 +184,7 @@ class MythosCluster(Target):
                         MYTHOS_BUS_PREFIX=f"bench{os.getpid()}x{int(time.time())}")
         world, text = await spawn_mythos(
             self.python, ["world", "--host", "127.0.0.1", "--web-port", "0", "--database-url",
-                          f"sqlite+aiosqlite:///{db}", "--world", str(self.world)],
+                          f"sqlite:///{db}", "--world", str(self.world)],
             self.workdir, self.log, env, "Gateways: mythos gateway", timeout)
         self.procs.append(world)
         w = re.search(r"http://(\S+?):(\d+)/health", text)

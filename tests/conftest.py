@@ -13,6 +13,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from blockbuster import BlockBuster, blockbuster_ctx
@@ -36,6 +37,12 @@ def server_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     logs.configure("DEBUG", "console", file=path)
     yield path
     logs.stop()
+
+
+async def query(store: Any, statement: Any) -> list[Any]:
+    """The rows of ``statement``, read from ``store``'s database: a test's look behind the
+    game."""
+    return await store.engines.read(lambda conn: conn.execute(statement).all())
 
 
 @pytest.fixture(autouse=True)
@@ -137,7 +144,7 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     SQLite: a file in the test's temporary folder. PostgreSQL: a database made for this test
     on the server of ``MYTHOS_TEST_POSTGRES_URL`` and dropped afterwards."""
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'mythos.db'}"
+        yield f"sqlite:///{tmp_path / 'mythos.db'}"
         return
     try:
         admin = await _pg_admin(PG_URL)
@@ -188,7 +195,7 @@ async def start_server(tmp_path: Path):
 @pytest.fixture
 async def server(start_server, tmp_path: Path):
     """A server on a temporary SQLite file (for tests about the protocol, not the database)."""
-    return await start_server(f"sqlite+aiosqlite:///{tmp_path / 'server.db'}")
+    return await start_server(f"sqlite:///{tmp_path / 'server.db'}")
 
 
 @pytest.fixture

@@ -39,7 +39,7 @@ async def close_all(*clients: MudClient) -> None:
 # -- connection caps ------------------------------------------------------------------------------
 
 async def test_connection_cap_per_address(start_server, tmp_path):
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'cap.db'}",
+    app = await start_server(f"sqlite:///{tmp_path / 'cap.db'}",
                              max_connections_per_address=3)
     first = [await MudClient.connect(HOST, app.telnet_port) for _ in range(3)]
     for c in first:
@@ -63,7 +63,7 @@ async def test_connection_cap_per_address(start_server, tmp_path):
 
 
 async def test_connection_cap_in_total_covers_websocket_too(start_server, tmp_path):
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'cap.db'}", max_connections=2)
+    app = await start_server(f"sqlite:///{tmp_path / 'cap.db'}", max_connections=2)
     a = await login(app, "Alpha")
     b = await connect_from(app.telnet_port, "127.0.0.3")
     await b.expect("By what name")
@@ -87,7 +87,7 @@ async def test_connection_cap_in_total_covers_websocket_too(start_server, tmp_pa
 # -- login throttling -----------------------------------------------------------------------------
 
 async def test_failed_logins_slow_down_the_address_and_the_account(start_server, tmp_path):
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 't.db'}",
+    app = await start_server(f"sqlite:///{tmp_path / 't.db'}",
                              login_failure_delay=0.05)
     victim = await login(app, "Victim")
     await victim.close()
@@ -115,7 +115,7 @@ async def test_failed_logins_slow_down_the_address_and_the_account(start_server,
 # -- idle timeouts --------------------------------------------------------------------------------
 
 async def test_idle_clients_are_hung_up_login_screen_sooner(start_server, tmp_path):
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'idle.db'}",
+    app = await start_server(f"sqlite:///{tmp_path / 'idle.db'}",
                              login_idle_timeout=0.5, idle_timeout=2.0)
     lurker = await MudClient.connect(HOST, app.telnet_port)
     await lurker.expect("By what name")
@@ -140,7 +140,7 @@ async def test_idle_clients_are_hung_up_login_screen_sooner(start_server, tmp_pa
 # -- slow loris -----------------------------------------------------------------------------------
 
 async def test_slow_loris_on_the_http_port_is_cut_off(start_server, tmp_path):
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'sl.db'}", http_idle_timeout=1.0)
+    app = await start_server(f"sqlite:///{tmp_path / 'sl.db'}", http_idle_timeout=1.0)
     reader, writer = await asyncio.open_connection(HOST, app.web_port)
     writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n")
     closed = False
@@ -177,7 +177,7 @@ async def _log_text(server_log) -> str:
 
 
 async def test_passwords_never_reach_the_log(start_server, tmp_path, server_log):
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'pw.db'}")
+    app = await start_server(f"sqlite:///{tmp_path / 'pw.db'}")
     secrets = {k: f"{k}-{uuid.uuid4().hex[:10]}" for k in
                ("created", "wrong", "guided", "newpw", "apiwrong", "oddname")}
     c = await login(app, "Secretive", password=secrets["created"])
@@ -211,7 +211,7 @@ async def test_passwords_never_reach_the_log(start_server, tmp_path, server_log)
 
 
 async def test_password_change_needs_the_old_one(start_server, tmp_path):
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'pc.db'}")
+    app = await start_server(f"sqlite:///{tmp_path / 'pc.db'}")
     c = await login(app, "Changer")
     await c.command("password", "Usage: password")
     await c.command("password short", "Usage: password")
@@ -227,7 +227,7 @@ async def test_password_change_needs_the_old_one(start_server, tmp_path):
 
 
 async def test_argon2_parameters_come_from_settings(start_server, tmp_path):
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'a2.db'}", argon2_time_cost=1,
+    app = await start_server(f"sqlite:///{tmp_path / 'a2.db'}", argon2_time_cost=1,
                              argon2_memory_kib=8192, argon2_parallelism=1)
     c = await login(app, "Hashed")
     account = await app.store.get_account("Hashed")
@@ -282,7 +282,7 @@ async def test_static_server_refuses_paths_outside_its_root(server, path):
 
 
 async def test_metrics_token(start_server, tmp_path):
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}", metrics_token="s3cr3t")
+    app = await start_server(f"sqlite:///{tmp_path / 'm.db'}", metrics_token="s3cr3t")
     url = f"http://{HOST}:{app.web_port}/metrics"
     async with aiohttp.ClientSession() as http:
         async with http.get(url) as resp:
@@ -310,7 +310,7 @@ async def test_metrics_for_loopback_only(start_server, tmp_path):
     outside = await asyncio.to_thread(_outside_address)
     if outside is None:
         pytest.skip("this machine has no address but loopback")
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}", host="0.0.0.0",
+    app = await start_server(f"sqlite:///{tmp_path / 'm.db'}", host="0.0.0.0",
                              metrics_loopback_only=True)
     status, body = await http_get(app.web_port, "/metrics")
     assert status == 200 and "mythos_sessions" in body

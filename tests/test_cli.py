@@ -44,7 +44,7 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 def sqlite_url(path: Path) -> str:
-    return f"sqlite+aiosqlite:///{path}"
+    return f"sqlite:///{path}"
 
 
 @dataclass

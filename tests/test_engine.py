@@ -60,7 +60,7 @@ async def close_all(*clients: MudClient) -> None:
 async def fast(start_server, tmp_path):
     """A server on SQLite whose per-session rate limit is out of the way of tests that type a
     lot of commands quickly."""
-    return await start_server(f"sqlite+aiosqlite:///{tmp_path / 'fast.db'}",
+    return await start_server(f"sqlite:///{tmp_path / 'fast.db'}",
                               commands_per_second=1000)
 
 
@@ -548,7 +548,7 @@ async def raw_login(port: int, name: str) -> socket.socket:
 
 async def test_a_client_that_never_reads_is_disconnected_and_others_play_on(start_server,
                                                                             tmp_path):
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'bp.db'}", output_limit=8192,
+    app = await start_server(f"sqlite:///{tmp_path / 'bp.db'}", output_limit=8192,
                              commands_per_second=1000, channel_rate_limits=False)
     listener = await login(app, "Listener")
     sleepy = await raw_login(app.telnet_port, "Sleepy")
@@ -574,7 +574,7 @@ async def test_a_client_that_never_reads_is_disconnected_and_others_play_on(star
 
 
 async def test_commands_faster_than_the_rate_limit_are_dropped(start_server, tmp_path):
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'rate.db'}",
+    app = await start_server(f"sqlite:///{tmp_path / 'rate.db'}",
                              commands_per_second=2)
     c = await login(app, "Hasty")
     c.send_raw(b"".join(f"say {i}\r\n".encode() for i in range(1, 13)))

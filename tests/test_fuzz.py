@@ -171,7 +171,7 @@ async def _bystanders_still_talk(app, tel, web, n: int) -> None:
 @pytest.mark.parametrize("seed", [9])
 async def test_fuzzing_both_front_doors_keeps_everyone_up(start_server, tmp_path, server_log,
                                                            seed):
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'fuzz.db'}",
+    app = await start_server(f"sqlite:///{tmp_path / 'fuzz.db'}",
                              commands_per_second=1000, channel_rate_limits=False,
                              login_failure_delay=0.0, max_connections_per_address=500,
                              argon2_time_cost=1, argon2_memory_kib=8192, argon2_parallelism=1)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from conftest import query
 from mythos.engine.economy import Txn
 from mythos.rules import items as rules
 from mythos.rules.character import STARTING_KITS
@@ -59,8 +60,7 @@ async def db_items(store: Any, **where: Any) -> list[Any]:
     q = sa.select(c.id, c.proto, c.owner, c.quantity, c.slot).order_by(c.id)
     for col, value in where.items():
         q = q.where(getattr(c, col) == value)
-    async with store.engines.reader.connect() as conn:
-        return list((await conn.execute(q)).all())
+    return await query(store, q)
 
 
 def path_between(world: World, start: str, target: str) -> list[str]:

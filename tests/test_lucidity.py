@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from conftest import WORLD_DIR
+from conftest import WORLD_DIR, query
 from mythos.rules import exploration
 from mythos.rules import lucidity as L
 from mythos.rules import mythostime as T
@@ -145,7 +145,7 @@ def test_map_draws_known_rooms_only() -> None:
 # -- the flux subsystem through the game, clocks injected --------------------------------------
 
 async def test_flux_tick_in_the_tunnels_by_night_and_day(start_server, tmp_path) -> None:
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'f.db'}",
+    app = await start_server(f"sqlite:///{tmp_path / 'f.db'}",
                              start_room="witchhouse.tunnel_west", lucidity_seconds=3600,
                              **QUIET)
     game, luc = app.game, app.game.lucidity
@@ -194,7 +194,7 @@ async def test_flux_tick_in_the_tunnels_by_night_and_day(start_server, tmp_path)
 
 
 async def test_eldritch_tunnels_drain_lucidity_over_telnet(start_server, tmp_path) -> None:
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 't.db'}",
+    app = await start_server(f"sqlite:///{tmp_path / 't.db'}",
                              start_room="witchhouse.tunnel_west", lucidity_seconds=0.1,
                              **QUIET)
     c = await login(app, "Tunneller", supports=SUPPORTS)
@@ -208,7 +208,7 @@ async def test_eldritch_tunnels_drain_lucidity_over_telnet(start_server, tmp_pat
 # -- Mythos time -------------------------------------------------------------------------------
 
 async def test_time_in_words_and_gmcp(start_server, tmp_path) -> None:
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}",
+    app = await start_server(f"sqlite:///{tmp_path / 'm.db'}",
                              mythos_time_start="1930-03-14T21:15", mythos_time_rate=0.001,
                              **QUIET)
     c = await login(app, "Clockwatcher", supports=SUPPORTS)
@@ -222,7 +222,7 @@ async def test_time_in_words_and_gmcp(start_server, tmp_path) -> None:
 
 async def test_dawn_in_outdoor_rooms(start_server, tmp_path) -> None:
     # 600 Mythos seconds a real second: dawn comes a few seconds after the start.
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'd.db'}",
+    app = await start_server(f"sqlite:///{tmp_path / 'd.db'}",
                              mythos_time_start="1930-03-14T05:20", mythos_time_rate=600,
                              **QUIET)
     assert app.game.world.rooms[app.game.world.start_room].outdoors
@@ -236,7 +236,7 @@ async def test_dawn_in_outdoor_rooms(start_server, tmp_path) -> None:
 # -- tier effects, catatonia and ground, delirium ------------------------------------------------
 
 async def test_tier_effects_catatonia_and_ground(start_server, tmp_path) -> None:
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'e.db'}",
+    app = await start_server(f"sqlite:///{tmp_path / 'e.db'}",
                              lucidity_seconds=0.2, lucidity_effect_chance=1.0,
                              mythos_time_start="1930-03-14T23:00", mythos_time_rate=0.001,
                              **QUIET)
@@ -273,7 +273,7 @@ async def test_tier_effects_catatonia_and_ground(start_server, tmp_path) -> None
 
 
 async def test_delirium_takes_you_to_the_sanitarium(start_server, tmp_path) -> None:
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", **QUIET)
+    app = await start_server(f"sqlite:///{tmp_path / 'x.db'}", **QUIET)
     admin = await staff(app, "Orderly")
     a = await login(app, "Raver", supports=SUPPORTS)
     await set_lcd(admin, a, "raver", -5)
@@ -310,13 +310,11 @@ async def test_rites_cooldowns_and_exploration_survive_logout(start_server, db_u
     pid = app.game.online.get("pilgrim") or None
     assert pid is None
     await wait_until(lambda: app.writebehind.dirty_count == 0, what="the logout save")
-    async with app.store.engines.reader.connect() as conn:
-        rooms = set((await conn.execute(sa.select(explored_rooms.c.room_id))).scalars())
-        rites = set((await conn.execute(sa.select(rite_cooldowns.c.rite))).scalars())
-        met = (await conn.execute(sa.select(horror_encounters.c.kind,
-                                            horror_encounters.c.meetings))).all()
-        kept = (await conn.execute(sa.select(sa.func.count()).select_from(liabilities))
-                ).scalar()
+    rooms = {r.room_id for r in await query(app.store, sa.select(explored_rooms.c.room_id))}
+    rites = {r.rite for r in await query(app.store, sa.select(rite_cooldowns.c.rite))}
+    met = await query(app.store, sa.select(horror_encounters.c.kind,
+                                           horror_encounters.c.meetings))
+    ((kept,),) = await query(app.store, sa.select(sa.func.count()).select_from(liabilities))
     assert {here.id, away.to} <= rooms
     assert rites == {"pray", "meditate"}
     assert [tuple(m) for m in met] == [("ghoul", 1)]
@@ -333,7 +331,7 @@ async def test_rites_cooldowns_and_exploration_survive_logout(start_server, db_u
 
 async def test_room_map_at_login_holds_the_rooms_explored_before(start_server,
                                                                   tmp_path) -> None:
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'map.db'}", **QUIET)
+    app = await start_server(f"sqlite:///{tmp_path / 'map.db'}", **QUIET)
     world = app.game.world
     here = world.rooms[world.start_room]
     away = next(ex for ex in here.visible_exits() if ex.passable)
@@ -370,7 +368,7 @@ async def test_room_map_at_login_holds_the_rooms_explored_before(start_server,
 
 
 async def test_cooldown_ends_and_group_solace(start_server, tmp_path) -> None:
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}", minute_seconds=0.05,
+    app = await start_server(f"sqlite:///{tmp_path / 'g.db'}", minute_seconds=0.05,
                              **QUIET)
     admin = await staff(app, "Vicar")
     a = await login(app, "Mourner")
@@ -400,10 +398,9 @@ async def test_folk_tonic_is_used_up_and_therapy_needs_the_doctor(start_server, 
     await a.command("folk_tonic", "You drink the tonic")
     await wait_until(lambda: app.game.online["tippler"].lucidity == 53)
     assert bottle not in app.game.online["tippler"].items
-    async with app.store.engines.reader.connect() as conn:
-        left = (await conn.execute(sa.select(items_table.c.id)
-                                   .where(items_table.c.id == bottle.id))).first()
-    assert left is None  # the bottle is gone from the database too
+    left = await query(app.store, sa.select(items_table.c.id)
+                       .where(items_table.c.id == bottle.id))
+    assert left == []  # the bottle is gone from the database too
     await a.command("therapy", "Therapy needs a doctor")
     await admin.command("teleport tippler sanitarium.office", "You send Tippler")
     await a.command("therapy", "The doctor listens")
@@ -413,7 +410,7 @@ async def test_folk_tonic_is_used_up_and_therapy_needs_the_doctor(start_server, 
 
 
 async def test_reading_the_forbidden_book(start_server, tmp_path) -> None:
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'b.db'}", **QUIET)
+    app = await start_server(f"sqlite:///{tmp_path / 'b.db'}", **QUIET)
     a = await login(app, "Scholar")
     await a.command("read folio", "You aren't carrying that")
     await grant(app, "forbidden_book", to="Scholar")
@@ -428,7 +425,7 @@ async def test_reading_the_forbidden_book(start_server, tmp_path) -> None:
 # -- horrors seen ------------------------------------------------------------------------------
 
 async def test_seeing_a_horror_npc_costs_lucidity_once_per_npc(start_server, tmp_path) -> None:
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'n.db'}")  # NPCs on
+    app = await start_server(f"sqlite:///{tmp_path / 'n.db'}")  # NPCs on
     builder = await staff(app, "Summoner", "admin")
     a = await login(app, "Witness")
     await builder.command("spawn ghoul", "You spawn")
@@ -449,7 +446,7 @@ async def test_seeing_a_horror_npc_costs_lucidity_once_per_npc(start_server, tmp
 
 async def test_mind_changes_saved_with_progress_and_put_back_on_failure(start_server,
                                                                         tmp_path) -> None:
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}", **QUIET)
+    app = await start_server(f"sqlite:///{tmp_path / 'w.db'}", **QUIET)
     a = await login(app, "Diarist")
     char = app.game.online["diarist"]
     now = datetime.now(UTC)
@@ -457,9 +454,8 @@ async def test_mind_changes_saved_with_progress_and_put_back_on_failure(start_se
     app.game.changed(char)
     await app.writebehind.flush()
     assert not char.mind.pending
-    async with app.store.engines.reader.connect() as conn:
-        n = (await conn.execute(sa.select(sa.func.count()).select_from(rite_cooldowns)
-                                .where(rite_cooldowns.c.character_id == char.id))).scalar()
+    ((n,),) = await query(app.store, sa.select(sa.func.count()).select_from(rite_cooldowns)
+                          .where(rite_cooldowns.c.character_id == char.id))
     assert n == 1
     # A failed write puts the changes back, under anything newer.
     taken = char.mind.take_pending()

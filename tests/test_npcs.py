@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from conftest import query
 from mythos.rules import combat as R
 from mythos.store.items import items as items_table
 from mythos.store.npcs import corpses as corpses_table
@@ -33,14 +34,13 @@ def corpses_in(app: Any, room_id: str) -> list[Any]:
 
 
 async def rows(app: Any, table: sa.Table) -> list[Any]:
-    async with app.store.engines.reader.connect() as conn:
-        return list((await conn.execute(sa.select(table))).all())
+    return await query(app.store, sa.select(table))
 
 
 # -- spawning and the staff ----------------------------------------------------------------------
 
 async def test_npcs_spawn_and_staff_commands(start_server, tmp_path) -> None:
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'n.db'}",
+    app = await start_server(f"sqlite:///{tmp_path / 'n.db'}",
                              commands_per_second=1000)
     npcs = app.game.npcs
     required = [p for p in app.game.world.npc_protos.values() if p.required]
@@ -116,9 +116,8 @@ async def test_killing_a_weak_npc(db_url, start_server) -> None:
     # The corpse and its loot are in the database, made in the death's transaction.
     (row,) = await rows(app, corpses_table)
     assert row.item_id == corpse.id and row.looters == [char.id]
-    async with app.store.engines.reader.connect() as conn:
-        inside = (await conn.execute(sa.select(items_table.c.proto).where(
-            items_table.c.owner == f"item:{corpse.id}"))).scalars().all()
+    inside = [r.proto for r in await query(app.store, sa.select(items_table.c.proto).where(
+        items_table.c.owner == f"item:{corpse.id}"))]
     assert "coins" in inside
     assert [r.victim for r in await rows(app, deaths_table)] == ["a burly orderly"]
     await admin.command("look", "The corpse of a burly orderly lies here.")
@@ -164,9 +163,8 @@ async def test_death_limbo_corpse_and_respawn(db_url, start_server) -> None:
     (corpse,) = corpses_in(app, room)
     assert corpse.name == "the corpse of Victor"
     assert sorted(i.proto.id for i in corpse.contents) == carried
-    async with app.store.engines.reader.connect() as conn:
-        held = (await conn.execute(sa.select(items_table.c.id).where(
-            items_table.c.owner == f"char:{vchar.id}"))).all()
+    held = await query(app.store, sa.select(items_table.c.id).where(
+        items_table.c.owner == f"char:{vchar.id}"))
     assert held == []
     # Nobody else may loot it at first...
     await admin.command("get all from corpse", "You may not loot that corpse yet")
@@ -211,9 +209,8 @@ async def test_corpse_decay_survives_restart(db_url, start_server) -> None:
     floor = {i.proto.id for i in app2.game.world.rooms[room].items}
     assert set(inside) <= floor | floor0
     assert await rows(app2, corpses_table) == []
-    async with app2.store.engines.reader.connect() as conn:
-        left = (await conn.execute(sa.select(items_table.c.id).where(
-            items_table.c.owner == f"item:{again.id}"))).all()
+    left = await query(app2.store, sa.select(items_table.c.id).where(
+        items_table.c.owner == f"item:{again.id}"))
     assert left == []
 
 
@@ -240,7 +237,7 @@ def _mob_id(match: re.Match[str]) -> int:
 
 
 async def test_mobs_wander_in_their_area_and_drift_home(start_server, tmp_path) -> None:
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}", npcs=False,
+    app = await start_server(f"sqlite:///{tmp_path / 'w.db'}", npcs=False,
                              commands_per_second=1000, time_scale=200, pulse_seconds=0.05)
     world, npcs = app.game.world, app.game.npcs
     home = world.npc_protos["rat"].home  # arkham.river_alley_w, in the Riverfront
@@ -277,7 +274,7 @@ async def test_mobs_wander_in_their_area_and_drift_home(start_server, tmp_path) 
 
 async def test_killed_npc_respawns_at_home(start_server, tmp_path) -> None:
     scale = R.RESPAWN_SECONDS["passive_mob"] / 3  # the rat's kind: back after 3 s
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}", npcs=False,
+    app = await start_server(f"sqlite:///{tmp_path / 'r.db'}", npcs=False,
                              commands_per_second=1000, time_scale=scale)
     world, npcs = app.game.world, app.game.npcs
     home = world.npc_protos["rat"].home
@@ -302,7 +299,7 @@ async def test_killed_npc_respawns_at_home(start_server, tmp_path) -> None:
 
 
 async def test_fight_without_blows_ends(start_server, tmp_path) -> None:
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'i.db'}", npcs=False,
+    app = await start_server(f"sqlite:///{tmp_path / 'i.db'}", npcs=False,
                              commands_per_second=1000, time_scale=100)
     npcs = app.game.npcs
     npcs.rng = _NeverHits()
@@ -321,7 +318,7 @@ async def test_fight_without_blows_ends(start_server, tmp_path) -> None:
 
 
 async def test_kill_xp_is_shared(start_server, tmp_path) -> None:
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", npcs=False,
+    app = await start_server(f"sqlite:///{tmp_path / 'x.db'}", npcs=False,
                              commands_per_second=1000, time_scale=20)
     admin = await staff(app, "Agatha")
     await grant(app, "crowbar", to="Agatha", slot="main_hand")
@@ -340,7 +337,7 @@ async def test_kill_xp_is_shared(start_server, tmp_path) -> None:
 
 
 async def test_aggressive_mob_attacks_arriving_player(start_server, tmp_path) -> None:
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}", npcs=False,
+    app = await start_server(f"sqlite:///{tmp_path / 'a.db'}", npcs=False,
                              commands_per_second=1000, time_scale=10)
     npcs = app.game.npcs
     admin = await staff(app, "Agatha")

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import query
 from mythos.app import App
 from mythos.commands.table import load_table
 from mythos.config import Settings
@@ -76,7 +77,7 @@ class Harness:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     async def start(self) -> None:
-        url = f"sqlite+aiosqlite:///{self.tmp / 'props.db'}"
+        url = f"sqlite:///{self.tmp / 'props.db'}"
         settings_ = await asyncio.to_thread(
             Settings, host=HOST, telnet_port=0, web_port=0, database_url=url,
             world=REPO / "data" / "world", data_dir=self.tmp, login_failure_delay=0.0,
@@ -138,9 +139,8 @@ class Harness:
                       for i in walk_items(char.items)}
             c = items_table.c
             owners = [f"char:{char.id}", *(f"item:{i}" for i in memory)]
-            async with self.app.store.engines.reader.connect() as conn:
-                rows = (await conn.execute(sa.select(c.id, c.owner, c.proto, c.quantity)
-                                           .where(c.owner.in_(owners)))).all()
+            rows = await query(self.app.store, sa.select(c.id, c.owner, c.proto, c.quantity)
+                               .where(c.owner.in_(owners)))
             in_db = {r.id: (r.owner, r.proto, r.quantity) for r in rows}
             assert in_db == memory, (char.name, in_db, memory)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from conftest import query
 from mythos.rules import aliases as alias_rules
 from mythos.rules.comm import CHANNELS
 from mythos.store import Store
@@ -73,8 +74,7 @@ async def not_heard(c: MudClient, sentinel_from: MudClient, secret: str) -> None
 
 
 async def audit_rows(app) -> list:
-    async with app.store.engines.reader.connect() as conn:
-        return (await conn.execute(sa.select(audit_log).order_by(audit_log.c.id))).all()
+    return await query(app.store, sa.select(audit_log).order_by(audit_log.c.id))
 
 
 # -- channels -----------------------------------------------------------------------------------
@@ -160,7 +160,7 @@ async def test_every_channel_reaches_whom_it_should(server):
 
 
 async def test_channel_rate_limits(start_server, tmp_path):
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'rate.db'}")
+    app = await start_server(f"sqlite:///{tmp_path / 'rate.db'}")
     ann, ben = await login(app, "Annabel"), await login(app, "Benedict")
     for channel, verb in (("say", "say"), ("global", "global"), ("whisper", "tell Benedict")):
         limit = CHANNELS[channel].per_minute
@@ -178,7 +178,7 @@ async def test_channel_rate_limits(start_server, tmp_path):
 
 
 async def test_a_rate_limit_passes_with_its_minute(start_server, tmp_path):
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'short.db'}", minute_seconds=1)
+    app = await start_server(f"sqlite:///{tmp_path / 'short.db'}", minute_seconds=1)
     ann, ben = await login(app, "Annabel"), await login(app, "Benedict")
     refused = False
     for i in range(50):
@@ -197,7 +197,7 @@ async def test_a_rate_limit_passes_with_its_minute(start_server, tmp_path):
 # -- mutes --------------------------------------------------------------------------------------
 
 async def test_mute_players_and_channels_with_expiry(start_server, tmp_path):
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'mute.db'}", minute_seconds=2)
+    app = await start_server(f"sqlite:///{tmp_path / 'mute.db'}", minute_seconds=2)
     alice, bob, carol = [await login(app, n) for n in ("Alice", "Bobby", "Carol")]
 
     # A muted player's lines never reach you: say, emote, local, global, whispers.
@@ -331,7 +331,7 @@ async def test_a_change_the_database_refuses_is_not_made(start_server, db_url):
 # -- aliases ------------------------------------------------------------------------------------
 
 async def test_aliases_with_arguments_depth_and_cycles(start_server, tmp_path):
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'alias.db'}",
+    app = await start_server(f"sqlite:///{tmp_path / 'alias.db'}",
                              commands_per_second=1000, channel_rate_limits=False)
     c = await login(app, "Aliaser")
     await c.command("aliases", "You have no aliases.")
@@ -569,9 +569,8 @@ async def test_shutdown_command_stops_the_real_process(tmp_path: Path):
 
     store = await Store.open(db)
     try:
-        async with store.engines.reader.connect() as conn:
-            rows = (await conn.execute(sa.select(audit_log.c.actor, audit_log.c.action,
-                                                 audit_log.c.details))).all()
+        rows = await query(store, sa.select(audit_log.c.actor, audit_log.c.action,
+                                            audit_log.c.details))
     finally:
         await store.close()
     assert [tuple(r) for r in rows] == [("Agatha", "shutdown", {"seconds": 1})]

@@ -17,6 +17,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import make_url
 
+from conftest import query
 from mythos.metrics import Metrics
 from mythos.store import (
     DatabaseUnavailable,
@@ -115,14 +116,13 @@ async def test_upgrade_is_idempotent_and_matches_tables(db_url: str) -> None:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
             return compare_metadata(ctx, metadata)
 
-        async with s.engines.reader.connect() as conn:
-            assert await conn.run_sync(diff) == []
+        assert await s.engines.read(diff) == []
     finally:
         await s.close()
 
 
 async def test_upgrade_creates_the_sqlite_folder(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'var' / 'deep' / 'mythos.db'}"
+    url = f"sqlite:///{tmp_path / 'var' / 'deep' / 'mythos.db'}"
     await asyncio.to_thread(upgrade, url)
     assert await asyncio.to_thread(current, url) == await asyncio.to_thread(head)
 
@@ -198,9 +198,8 @@ async def test_save_progress_writes_only_progress(store: Store) -> None:
                                          {"edu": 4})
 
     async def raw(char_id: int) -> sa.Row:
-        async with store.engines.reader.connect() as conn:
-            return (await conn.execute(
-                sa.select(characters).where(characters.c.id == char_id))).one()
+        (row,) = await query(store, sa.select(characters).where(characters.c.id == char_id))
+        return row
 
     before = await raw(mine.id)
     seen = datetime(1927, 3, 1, 23, 15, tzinfo=timezone(timedelta(hours=-5)))
@@ -236,7 +235,7 @@ def test_mask_url_hides_passwords() -> None:
     assert mask_url("postgresql+asyncpg://mythos:p%40ss@db/mythos") == \
         "postgresql+asyncpg://mythos:***@db/mythos"
     assert mask_url("postgresql+asyncpg://mythos@db/mythos") == "postgresql+asyncpg://mythos@db/mythos"
-    assert mask_url("sqlite+aiosqlite:///var/mythos.db") == "sqlite+aiosqlite:///var/mythos.db"
+    assert mask_url("sqlite:///var/mythos.db") == "sqlite:///var/mythos.db"
     assert "hunter2" not in mask_url("weird://user:hunter2@host/db")
 
 
@@ -272,24 +271,38 @@ async def test_open_silent_server_times_out() -> None:
 
 
 async def test_open_sqlite_in_missing_folder(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'mythos.db'}"
+    url = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'mythos.db'}"
     with pytest.raises(DatabaseUnavailable) as info:
         await Store.open(url, connect_timeout=2)
     assert "unable to open" in info.value.reason
 
 
+async def test_a_database_url_of_earlier_releases_still_opens(tmp_path: Path) -> None:
+    # Earlier releases named SQLite's driver "aiosqlite" in the URL; configurations keep it.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    await asyncio.to_thread(upgrade, url)
+    assert await asyncio.to_thread(current, url) == await asyncio.to_thread(head)
+    s = await Store.open(url)
+    try:
+        made = await s.create_account("Keeper", "hash")
+        assert await s.get_account("keeper") == made
+    finally:
+        await s.close()
+
+
 async def test_sqlite_engine_setup(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
+    url = f"sqlite:///{tmp_path / 'm.db'}"
     await asyncio.to_thread(upgrade, url)
     s = await Store.open(url, busy_timeout=0.1)
     try:
         assert s.engines.writer is not s.engines.reader
         assert s.engines.writer.pool.size() == 1
-        async with s.engines.writer.connect() as conn:
-            assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
-            assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
-            assert (await conn.exec_driver_sql("PRAGMA synchronous")).scalar() == 1  # NORMAL
-            assert (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar() == 100
+
+        def pragmas(conn: sa.Connection) -> list:
+            return [conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+                    for name in ("journal_mode", "foreign_keys", "synchronous", "busy_timeout")]
+
+        assert await s.engines.write(pragmas) == ["wal", 1, 1, 100]  # synchronous 1: NORMAL
 
         # A write transaction holds the write lock from its BEGIN (IMMEDIATE), before any write.
         def try_write() -> str:
@@ -303,8 +316,7 @@ async def test_sqlite_engine_setup(tmp_path: Path) -> None:
             finally:
                 con.close()
 
-        async with s.engines.writer.begin():
-            assert await asyncio.to_thread(try_write) == "database is locked"
+        assert await s.engines.write(lambda conn: try_write()) == "database is locked"
         assert await asyncio.to_thread(try_write) == "got the lock"
     finally:
         await s.close()
@@ -349,7 +361,7 @@ async def test_flush_in_batches(store: Store) -> None:
         if statement.lstrip().upper().startswith("UPDATE CHARACTERS"):
             batches.append(len(parameters) if executemany else 1)
 
-    sa.event.listen(store.engines.writer.sync_engine, "before_cursor_execute", count)
+    sa.event.listen(store.engines.sync_writer, "before_cursor_execute", count)
     try:
         wb = WriteBehind(store, batch_size=3)
         for i, c in enumerate(chars):
@@ -357,7 +369,7 @@ async def test_flush_in_batches(store: Store) -> None:
             wb.mark(c)
         assert await wb.flush() == 10
     finally:
-        sa.event.remove(store.engines.writer.sync_engine, "before_cursor_execute", count)
+        sa.event.remove(store.engines.sync_writer, "before_cursor_execute", count)
     assert batches == [3, 3, 3, 1]
     assert wb.dirty_count == 0
     for i in range(10):

@@ -154,7 +154,7 @@ async def test_resume_reconnects_without_the_password_until_logout(server):
 
 
 async def test_shutdown_tells_the_page_to_reconnect(start_server, tmp_path):
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'down.db'}")
+    app = await start_server(f"sqlite:///{tmp_path / 'down.db'}")
     web = WebClient(app)
     await web.enter("Eliza")
     idle = WebClient(app)
@@ -284,7 +284,7 @@ async def test_a_flood_of_bad_frames_ends_the_connection(server):
 
 
 async def test_stolen_forged_and_expired_tokens_are_refused(start_server, tmp_path):
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'tok.db'}",
+    app = await start_server(f"sqlite:///{tmp_path / 'tok.db'}",
                              web_ticket_seconds=0.5)
     owner = WebClient(app)
     token = await owner.token("Isaac")
@@ -379,7 +379,7 @@ def ws_frame(obj: object) -> bytes:
 
 
 async def test_a_browser_that_never_reads_is_cut_off_and_others_play_on(start_server, tmp_path):
-    app = await start_server(f"sqlite+aiosqlite:///{tmp_path / 'slow.db'}", output_limit=8192,
+    app = await start_server(f"sqlite:///{tmp_path / 'slow.db'}", output_limit=8192,
                              commands_per_second=1000)
     loop = asyncio.get_running_loop()
     sleepy_web = WebClient(app)

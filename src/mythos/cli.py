@@ -28,7 +28,7 @@ app.add_typer(account_app, name="account")
 
 DatabaseOpt = Annotated[str | None, typer.Option(
     "--database-url", help="SQLAlchemy URL, e.g. postgresql+asyncpg://user@host/db "
-                           "[default: sqlite+aiosqlite:///var/mythos.db; env MYTHOS_DATABASE_URL]")]
+                           "[default: sqlite:///var/mythos.db; env MYTHOS_DATABASE_URL]")]
 ROLES = ("player", "builder", "admin")
 
 

@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     telnet_port: int = 4000
     web_port: int = 8080
     data_dir: Path = Path("var")
-    database_url: str = ""  # default: sqlite+aiosqlite:///<data_dir>/mythos.db
+    database_url: str = ""  # default: sqlite:///<data_dir>/mythos.db
     db_busy_timeout: float = 5.0  # SQLite: how long a write waits for another writer's lock
     world: Path = Field(default_factory=default_world_dir)
     name: str = "Mythos"
@@ -112,4 +112,4 @@ class Settings(BaseSettings):
     def db_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite+aiosqlite:///{self.data_dir / 'mythos.db'}"
+        return f"sqlite:///{self.data_dir / 'mythos.db'}"

@@ -97,6 +97,8 @@ class Txn:
         #: The items made or joined at their destination by ``move``/``create``, in order;
         #: filled in by ``apply`` (for the commands' messages).
         self.arrived: list[Item] = []
+        #: Containers ``make`` creates in this transaction (by ``id()``): their ``Create``.
+        self._made: dict[int, Ref] = {}
 
     def __bool__(self) -> bool:
         return bool(self.ops)
@@ -108,12 +110,17 @@ class Txn:
     def _effect(self, fn: Callable[[list[int | None]], None]) -> None:
         self._effects.append(fn)
 
+    def _key(self, dest: Any) -> str | Ref:
+        """The database's name for ``dest``; a ``Ref`` for a container made by ``make``."""
+        made = self._made.get(id(dest))
+        return made if made is not None else owner_key(dest)
+
     # -- building ---------------------------------------------------------------------------
     def move(self, item: Item, quantity: int, dest: Any) -> None:
         """``quantity`` of ``item`` (all of it unless a stack is split) goes to ``dest``: a
         character (carried, not worn), a room or a container. Stacks join a stack there."""
         src = item.parent
-        f, t = owner_key(src), owner_key(dest)
+        f, t = owner_key(src), self._key(dest)
         if not item.proto.stack:
             self._op(Move(item.id, f, t))
 
@@ -131,7 +138,7 @@ class Txn:
         whole = quantity >= item.quantity
         if whole and target is not None:
             self._op(Delete(item.id, f, item.quantity))
-            self._op(Adjust(target.id, t, quantity))
+            self._op(Adjust(target.id, owner_key(dest), quantity))
 
             def merged(_: list[int | None]) -> None:
                 self.events.append(("remove", src, item))
@@ -156,7 +163,7 @@ class Txn:
         else:
             self._op(Adjust(item.id, f, -quantity))
             if target is not None:
-                self._op(Adjust(target.id, t, quantity))
+                self._op(Adjust(target.id, owner_key(dest), quantity))
 
                 def split_join(_: list[int | None]) -> None:
                     item.quantity -= quantity
@@ -184,10 +191,10 @@ class Txn:
     def create(self, proto: ItemProto, quantity: int, dest: Any, slot: str | None = None,
                ) -> None:
         """New things (bought, seeded, refilled) at ``dest``; a stack joins one there."""
-        t = owner_key(dest)
+        t = self._key(dest)
         target = stack_at(holdings(dest), proto) if slot is None else None
         if target is not None:
-            self._op(Adjust(target.id, t, quantity))
+            self._op(Adjust(target.id, owner_key(dest), quantity))
 
             def grew(_: list[int | None]) -> None:
                 target.quantity += quantity
@@ -207,6 +214,23 @@ class Txn:
             self.arrived.append(new)
 
         self._effect(made_new)
+
+    def make(self, proto: ItemProto, dest: Any) -> Item:
+        """A new container at ``dest``, to be filled in the same transaction (``move`` or
+        ``create`` into it): its id is known once committed, when it is set and it arrives."""
+        item = new_item(0, proto)
+        index = self._op(Create(proto.id, self._key(dest)))
+        self._made[id(item)] = Ref(index)
+
+        def made_container(made: list[int | None]) -> None:
+            made_id = made[index]
+            assert made_id is not None
+            item.id = made_id
+            attach(item, dest)
+            self.events.append(("add", dest, item))
+
+        self._effect(made_container)
+        return item
 
     def destroy(self, item: Item, quantity: int) -> None:
         """``quantity`` of ``item`` leaves the world (sold, paid). Containers must be empty."""

@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from mythos.engine import gmcp
-from mythos.engine.economy import Busy, Txn, new_item
+from mythos.engine.economy import Busy, Txn
 from mythos.rules import combat as R
 from mythos.rules.character import level_for_xp, max_hp
-from mythos.store.items import Create, Delete, room_owner
+from mythos.store.items import Delete, room_owner
 from mythos.store.npcs import CorpseRow as CorpseInfo
 from mythos.store.npcs import DeathRecord, NpcStore
-from mythos.world.items import Item, attach, detach
+from mythos.world.items import Item, detach
 from mythos.world.model import OPPOSITE, Character, Posture, Room
 from mythos.world.npcs import Mob, NpcProto, mob_matches
 
@@ -574,38 +574,26 @@ class Npcs:
             async with economy.turn():
                 if proto is None:
                     raise RuntimeError("the world has no 'corpse' item prototype")
-                cproto = corpse_proto(proto, who)
-                holder: dict[str, Any] = {}
-
-                def build(corpse_id: int) -> Txn:
-                    c = new_item(corpse_id, cproto)
-                    holder["corpse"] = c
-                    txn = Txn()
-                    if isinstance(victim, Character):
-                        for item in list(victim.items):
-                            txn.move(item, item.quantity, c)
-                    else:
-                        for spec in victim.proto.loot:
-                            lp = self.world.protos.get(spec.proto)
-                            if lp is None or self.rng.random() >= spec.chance:
-                                continue
-                            if lp.stack:
-                                txn.create(lp, spec.quantity, c)
-                            else:
-                                for _ in range(spec.quantity):
-                                    txn.create(lp, 1, c)
-                    holder["txn"] = txn
-                    return txn
-
-                corpse_id, made = await self.store.death(
-                    Create("corpse", room_owner(room.id)), build, who, looters, loot_until,
-                    decay_at, record)
-                corpse = holder["corpse"]
-                assert corpse is not None and corpse.id == corpse_id
-                txn = holder["txn"]
-                attach(corpse, room)
+                txn = Txn()
+                made_corpse = txn.make(corpse_proto(proto, who), room)
+                if isinstance(victim, Character):
+                    for item in list(victim.items):
+                        txn.move(item, item.quantity, made_corpse)
+                else:
+                    for spec in victim.proto.loot:
+                        lp = self.world.protos.get(spec.proto)
+                        if lp is None or self.rng.random() >= spec.chance:
+                            continue
+                        if lp.stack:
+                            txn.create(lp, spec.quantity, made_corpse)
+                        else:
+                            for _ in range(spec.quantity):
+                                txn.create(lp, 1, made_corpse)
+                made = await self.store.death(txn.ops, who, looters, loot_until, decay_at,
+                                              record)
                 txn.apply(made)
-                economy.emit([("add", room, corpse), *txn.events])
+                economy.emit(txn.events)
+                corpse = made_corpse
         except Busy:
             problem = "busy"
         except Exception as exc:

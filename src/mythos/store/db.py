@@ -1,26 +1,36 @@
-"""Engine setup: one code path for SQLite (aiosqlite) and PostgreSQL (asyncpg).
+"""Engine setup: one code path for SQLite and PostgreSQL (asyncpg).
+
+The store's queries are plain SQLAlchemy Core functions of a connection; ``Engines.write`` and
+``Engines.read`` run one without blocking the loop: for SQLite, whole, in a thread of ours
+(``SqliteEngines``); for PostgreSQL, on the loop with each statement awaited
+(``PostgresEngines``).
 
 SQLite: WAL, ``synchronous=NORMAL``, ``busy_timeout``, foreign keys on; pysqlite's own
 transaction handling is switched off (``isolation_level = None``) and SQLAlchemy's "begin" event
 emits ``BEGIN IMMEDIATE`` on the single writer connection (``BEGIN`` on the readers), the recipe
 of the SQLAlchemy SQLite docs. All writes go through that one writer connection, so writers queue
-in the pool instead of fighting over SQLite's file lock; reads use a small pool of their own and,
-thanks to WAL, never wait for the writer.
+instead of fighting over SQLite's file lock; reads use connections of their own and, thanks to
+WAL, never wait for the writer.
 
 PostgreSQL: one asyncpg pool with ``pool_pre_ping`` serves both roles.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+T = TypeVar("T")
 
 #: Reader connections kept for SQLite (reads never block on the writer in WAL mode).
 SQLITE_READERS = 4
@@ -85,32 +95,129 @@ def sqlite_path(url: str | URL) -> str | None:
     return db
 
 
-@dataclass(eq=False)
 class Engines:
-    """The engines of one database. ``writer`` is the only one that may write."""
+    """The engines of one database, and the one way the store uses them: ``write(fn, *args)``
+    runs ``fn(conn, *args)`` in one transaction on the writer (committed when ``fn`` returns,
+    rolled back when it raises), ``read(fn, *args)`` on a reader connection. ``fn`` is plain
+    (synchronous) SQLAlchemy Core code; how it runs without blocking the loop is the backend's
+    business (``SqliteEngines``, ``PostgresEngines``)."""
 
     url: str  # masked
     backend: str  # "sqlite" or "postgresql"
-    writer: AsyncEngine
-    reader: AsyncEngine
 
     @property
     def is_sqlite(self) -> bool:
         return self.backend == "sqlite"
 
+    @property
+    def sync_writer(self) -> Engine:
+        """The writer as a synchronous ``Engine`` (for event listeners)."""
+        raise NotImplementedError
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        raise NotImplementedError
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        raise NotImplementedError
+
     async def dispose(self) -> None:
+        raise NotImplementedError
+
+
+def select_one(conn: Connection) -> None:
+    """Ask the database something trivial (is it there?)."""
+    conn.exec_driver_sql("SELECT 1")
+
+
+def _in_transaction(engine: Engine, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    with engine.begin() as conn:
+        return fn(conn, *args)
+
+
+def _connected(engine: Engine, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    with engine.connect() as conn:
+        return fn(conn, *args)
+
+
+class SqliteEngines(Engines):
+    """SQLite through Python's ``sqlite3`` in threads of our own: a whole transaction is one
+    hand-over to the writer's thread and one back, whatever its statements. (Through aiosqlite
+    every statement, cursor and commit was a hand-over of its own; each waits for the GIL,
+    and while the loop is busy a thread gets the GIL only every switch interval: an item move
+    of 8 hand-overs took 100-300 ms on a saturated loop, and one of these 5.)
+
+    The writer is one connection in one thread (``BEGIN IMMEDIATE``), so writes queue in order
+    instead of fighting over the file lock; readers have ``SQLITE_READERS`` connections and
+    threads of their own and, thanks to WAL, never wait for the writer. An in-memory database
+    is one connection, used by one thread."""
+
+    backend = "sqlite"
+
+    def __init__(self, url: str, writer: Engine, reader: Engine) -> None:
+        self.url = url
+        self.writer = writer
+        self.reader = reader
+        self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._read_threads = self._write_thread if reader is writer else ThreadPoolExecutor(
+            SQLITE_READERS, thread_name_prefix="sqlite-reader")
+
+    @property
+    def sync_writer(self) -> Engine:
+        return self.writer
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        # Cancelling the caller does not stop a transaction under way in the thread: like a
+        # COMMIT already sent, it may land (the item tier's conditional statements make that
+        # safe; see ``engine/economy.py``).
+        return await asyncio.get_running_loop().run_in_executor(
+            self._write_thread, _in_transaction, self.writer, fn, args)
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._read_threads, _connected, self.reader, fn, args)
+
+    async def dispose(self) -> None:
+        loop = asyncio.get_running_loop()
         if self.reader is not self.writer:
-            await self.reader.dispose()
-        await self.writer.dispose()
+            await loop.run_in_executor(self._read_threads, self.reader.dispose)
+        await loop.run_in_executor(self._write_thread, self.writer.dispose)
+        self._read_threads.shutdown(wait=False)
+        self._write_thread.shutdown(wait=False)
+
+
+class PostgresEngines(Engines):
+    """PostgreSQL through asyncpg, on the loop: ``fn`` runs with SQLAlchemy's ``run_sync``,
+    each statement awaited as network IO. One pool serves both roles."""
+
+    backend = "postgresql"
+
+    def __init__(self, url: str, engine: AsyncEngine) -> None:
+        self.url = url
+        self.engine = engine
+
+    @property
+    def sync_writer(self) -> Engine:
+        return self.engine.sync_engine
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        async with self.engine.begin() as conn:
+            return await conn.run_sync(fn, *args)
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(fn, *args)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
 
 
 def _sqlite_engine(url: URL, *, write: bool, busy_timeout_ms: int, pool_size: int | None,
-                   **kw: Any) -> AsyncEngine:
+                   **kw: Any) -> Engine:
     if pool_size is not None:
         kw.update(pool_size=pool_size, max_overflow=0)
-    engine = create_async_engine(url, **kw)
+    engine = create_engine(url, **kw)
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # SQLAlchemy emits BEGIN itself (below); pysqlite must not.
         dbapi_conn.isolation_level = None
@@ -126,7 +233,7 @@ def _sqlite_engine(url: URL, *, write: bool, busy_timeout_ms: int, pool_size: in
 
     begin_sql = "BEGIN IMMEDIATE" if write else "BEGIN"
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql(begin_sql)
 
@@ -146,19 +253,21 @@ def open_engines(url: str, *, connect_timeout: float = 5.0, busy_timeout: float 
     backend = u.get_backend_name()
     masked = mask_url(u)
     if backend == "sqlite":
-        if u.get_driver_name() != "aiosqlite":
-            u = u.set(drivername="sqlite+aiosqlite")
+        # sqlite:// and sqlite+pysqlite:// are the same; sqlite+aiosqlite:// (the name of
+        # earlier releases) is read as them, so configurations keep working.
+        if u.get_driver_name() != "pysqlite":
+            u = u.set(drivername="sqlite+pysqlite")
         ms = int(busy_timeout * 1000)
-        sqlite_args = {"timeout": busy_timeout}
+        sqlite_args = {"timeout": busy_timeout, "check_same_thread": False}
         if sqlite_path(u) is None:  # in-memory: SQLAlchemy's StaticPool, one shared connection
             writer = _sqlite_engine(u, write=True, busy_timeout_ms=ms, pool_size=None,
-                                    connect_args=sqlite_args, echo=echo)
-            return Engines(masked, "sqlite", writer, writer)
+                                    connect_args=sqlite_args, poolclass=StaticPool, echo=echo)
+            return SqliteEngines(masked, writer, writer)
         writer = _sqlite_engine(u, write=True, busy_timeout_ms=ms, pool_size=1,
                                 connect_args=sqlite_args, echo=echo)
         reader = _sqlite_engine(u, write=False, busy_timeout_ms=ms, pool_size=SQLITE_READERS,
                                 connect_args=sqlite_args, echo=echo)
-        return Engines(masked, "sqlite", writer, reader)
+        return SqliteEngines(masked, writer, reader)
     if backend == "postgresql":
         if u.get_driver_name() != "asyncpg":
             u = u.set(drivername="postgresql+asyncpg")
@@ -167,6 +276,6 @@ def open_engines(url: str, *, connect_timeout: float = 5.0, busy_timeout: float 
         engine = create_async_engine(
             u, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=30,
             connect_args=connect_args, echo=echo)
-        return Engines(masked, "postgresql", engine, engine)
-    raise ValueError(f"unsupported database URL {masked!r}: use sqlite+aiosqlite:// or "
+        return PostgresEngines(masked, engine)
+    raise ValueError(f"unsupported database URL {masked!r}: use sqlite:/// or "
                      "postgresql+asyncpg://")

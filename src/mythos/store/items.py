@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .db import Engines
 from .tables import UTCDateTime, metadata, utcnow
@@ -88,12 +88,13 @@ class Ref:
 
 @dataclass(frozen=True)
 class Move:
-    """Give a whole item (or stack) a new owner; it is no longer worn. ``quantity``: also
-    require the stack to hold exactly that many."""
+    """Give a whole item (or stack) a new owner (a ``Ref``: a container made earlier in the
+    same transaction); it is no longer worn. ``quantity``: also require the stack to hold
+    exactly that many."""
 
     item_id: int
     from_owner: str
-    to_owner: str
+    to_owner: str | Ref
     quantity: int | None = None
 
 
@@ -168,7 +169,7 @@ def _owner(value: str | Ref, made: list[int | None]) -> str:
     return value
 
 
-async def run_ops(conn: AsyncConnection, ops: Sequence[ItemOp]) -> list[int | None]:
+def run_ops(conn: Connection, ops: Sequence[ItemOp]) -> list[int | None]:
     """Run ``ops`` in order on ``conn`` (inside the caller's transaction). Returns, per op,
     the id a ``Create`` made (None for the others). ``ItemConflict`` when a conditional
     statement touches no row."""
@@ -179,33 +180,33 @@ async def run_ops(conn: AsyncConnection, ops: Sequence[ItemOp]) -> list[int | No
         if isinstance(op, Move):
             stmt = (sa.update(items)
                     .where(c.id == op.item_id, c.owner == op.from_owner)
-                    .values(owner=op.to_owner, slot=None))
+                    .values(owner=_owner(op.to_owner, made), slot=None))
             if op.quantity is not None:
                 stmt = stmt.where(c.quantity == op.quantity)
-            result = await conn.execute(stmt)
+            result = conn.execute(stmt)
         elif isinstance(op, Adjust):
-            result = await conn.execute(
+            result = conn.execute(
                 sa.update(items)
                 .where(c.id == op.item_id, c.owner == op.owner, c.quantity + op.delta >= 1)
                 .values(quantity=c.quantity + op.delta))
         elif isinstance(op, Delete):
-            result = await conn.execute(
+            result = conn.execute(
                 sa.delete(items)
                 .where(c.id == op.item_id, c.owner == op.owner, c.quantity == op.quantity))
         elif isinstance(op, SetSlot):
             slot_now = c.slot.is_(None) if op.from_slot is None else c.slot == op.from_slot
-            result = await conn.execute(
+            result = conn.execute(
                 sa.update(items).where(c.id == op.item_id, c.owner == op.owner, slot_now)
                 .values(slot=op.to_slot))
         elif isinstance(op, Create):
-            result = await conn.execute(sa.insert(items).values(
+            result = conn.execute(sa.insert(items).values(
                 proto=op.proto, owner=_owner(op.owner, made), quantity=op.quantity,
                 slot=op.slot))
             new_id = result.inserted_primary_key[0]
         elif isinstance(op, Seed):
             item_id = made[op.item.index] if op.item is not None else None
             try:
-                await conn.execute(sa.insert(item_seeds).values(key=op.key, item_id=item_id))
+                conn.execute(sa.insert(item_seeds).values(key=op.key, item_id=item_id))
             except IntegrityError:
                 raise AlreadySeeded(op.key) from None
             made.append(None)
@@ -225,32 +226,32 @@ def _row(r: sa.Row) -> ItemRow:
 _COLS = (items.c.id, items.c.proto, items.c.owner, items.c.quantity, items.c.slot)
 
 
-async def load_tree(conn: AsyncConnection, owners: Sequence[str] | None = None, *,
+def load_tree(conn: Connection, owners: Sequence[str] | None = None, *,
                     owner_prefix: str | None = None) -> list[ItemRow]:
     """Every item held by ``owners`` (or by any owner beginning with ``owner_prefix``) and,
     level by level, everything inside those. Parents come before their contents."""
     out: list[ItemRow] = []
     if owner_prefix is not None:
-        rows = (await conn.execute(
+        rows = conn.execute(
             sa.select(*_COLS).where(items.c.owner.like(f"{owner_prefix}%"))
-            .order_by(items.c.id))).all()
+            .order_by(items.c.id)).all()
         level = [_row(r) for r in rows]
     else:
-        level = await _held_by(conn, list(owners or ()))
+        level = _held_by(conn, list(owners or ()))
     depth = 0
     while level and depth <= MAX_LOAD_DEPTH:
         out.extend(level)
-        level = await _held_by(conn, [item_owner(r.id) for r in level])
+        level = _held_by(conn, [item_owner(r.id) for r in level])
         depth += 1
     return out
 
 
-async def _held_by(conn: AsyncConnection, owners: list[str]) -> list[ItemRow]:
+def _held_by(conn: Connection, owners: list[str]) -> list[ItemRow]:
     found: list[ItemRow] = []
     for i in range(0, len(owners), _CHUNK):
         chunk = owners[i:i + _CHUNK]
-        rows = (await conn.execute(
-            sa.select(*_COLS).where(items.c.owner.in_(chunk)).order_by(items.c.id))).all()
+        rows = conn.execute(
+            sa.select(*_COLS).where(items.c.owner.in_(chunk)).order_by(items.c.id)).all()
         found.extend(_row(r) for r in rows)
     return found
 
@@ -259,12 +260,12 @@ async def _held_by(conn: AsyncConnection, owners: list[str]) -> list[ItemRow]:
 KitItem = tuple[str, int, str | None]
 
 
-async def insert_kit(conn: AsyncConnection, char_id: int,
+def insert_kit(conn: Connection, char_id: int,
                      kit: Sequence[KitItem]) -> list[ItemRow]:
     """Create a new character's starting kit (inside the caller's transaction)."""
     owner = char_owner(char_id)
     ops = [Create(proto, owner, quantity, slot) for proto, quantity, slot in kit]
-    ids = await run_ops(conn, ops)
+    ids = run_ops(conn, ops)
     return [ItemRow(id=i, proto=op.proto, owner=owner, quantity=op.quantity, slot=op.slot)
             for i, op in zip(ids, ops, strict=True) if i is not None]
 
@@ -282,31 +283,35 @@ class ItemStore:
     async def transact(self, ops: Sequence[ItemOp]) -> list[int | None]:
         """Run ``ops`` as one transaction: all of them or (``ItemConflict``, a database
         error) none. Returns the ids the ``Create`` ops made, by position."""
-        async with self._engines.writer.begin() as conn:
-            return await run_ops(conn, ops)
+        return await self._engines.write(run_ops, ops)
 
     async def load_rooms(self) -> list[ItemRow]:
         """Everything on the floors of rooms, and inside what is there (start-up)."""
-        async with self._engines.reader.connect() as conn:
-            return await load_tree(conn, owner_prefix="room:")
+        def run(conn: Connection) -> list[ItemRow]:
+            return load_tree(conn, owner_prefix="room:")
+
+        return await self._engines.read(run)
 
     async def load_character(self, char_id: int) -> list[ItemRow]:
         """What a character carries and wears, and what is inside that."""
-        async with self._engines.reader.connect() as conn:
-            return await load_tree(conn, [char_owner(char_id)])
+        return await self._engines.read(load_tree, [char_owner(char_id)])
 
     async def load_items(self, item_ids: Sequence[int]) -> list[ItemRow]:
         """The rows of ``item_ids`` (those that exist)."""
-        async with self._engines.reader.connect() as conn:
-            rows = (await conn.execute(
-                sa.select(*_COLS).where(items.c.id.in_(list(item_ids))))).all()
-        return [_row(r) for r in rows]
+        def run(conn: Connection) -> list[ItemRow]:
+            rows = conn.execute(
+                sa.select(*_COLS).where(items.c.id.in_(list(item_ids)))).all()
+            return [_row(r) for r in rows]
+
+        return await self._engines.read(run)
 
     async def seeds(self) -> dict[str, int | None]:
         """Placement id -> the item it made, for every placement seeded so far."""
-        async with self._engines.reader.connect() as conn:
-            rows = (await conn.execute(sa.select(item_seeds.c.key, item_seeds.c.item_id))).all()
-        return {r.key: r.item_id for r in rows}
+        def run(conn: Connection) -> dict[str, int | None]:
+            rows = conn.execute(sa.select(item_seeds.c.key, item_seeds.c.item_id)).all()
+            return {r.key: r.item_id for r in rows}
+
+        return await self._engines.read(run)
 
     async def seed(self, ops: Sequence[ItemOp]) -> list[int | None] | None:
         """Like ``transact`` for a transaction with a ``Seed``; None when that placement was

@@ -65,8 +65,7 @@ def current(url: str) -> tuple[str, ...]:
 
     async def _run(engines: Engines) -> tuple[str, ...]:
         try:
-            async with engines.reader.connect() as conn:
-                return await conn.run_sync(_rev)
+            return await engines.read(_rev)
         finally:
             await engines.dispose()
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from .db import Engines
 from .tables import UTCDateTime, metadata
@@ -71,21 +71,21 @@ class MindSave:
     liabilities: dict[str, datetime] = field(default_factory=dict)
 
 
-async def load_mind(conn: AsyncConnection, character_id: int) -> MindRows:
+def load_mind(conn: Connection, character_id: int) -> MindRows:
     cid = character_id
-    rooms = (await conn.execute(sa.select(explored_rooms.c.room_id)
-                                .where(explored_rooms.c.character_id == cid))).scalars().all()
-    enc = (await conn.execute(sa.select(horror_encounters.c.kind, horror_encounters.c.meetings)
-                              .where(horror_encounters.c.character_id == cid))).all()
-    cds = (await conn.execute(sa.select(rite_cooldowns.c.rite, rite_cooldowns.c.until)
-                              .where(rite_cooldowns.c.character_id == cid))).all()
-    lia = (await conn.execute(sa.select(liabilities.c.name, liabilities.c.gained_at)
-                              .where(liabilities.c.character_id == cid))).all()
+    rooms = conn.execute(sa.select(explored_rooms.c.room_id)
+                         .where(explored_rooms.c.character_id == cid)).scalars().all()
+    enc = conn.execute(sa.select(horror_encounters.c.kind, horror_encounters.c.meetings)
+                       .where(horror_encounters.c.character_id == cid)).all()
+    cds = conn.execute(sa.select(rite_cooldowns.c.rite, rite_cooldowns.c.until)
+                       .where(rite_cooldowns.c.character_id == cid)).all()
+    lia = conn.execute(sa.select(liabilities.c.name, liabilities.c.gained_at)
+                       .where(liabilities.c.character_id == cid)).all()
     return MindRows(frozenset(rooms), {r.kind: r.meetings for r in enc},
                     {r.rite: r.until for r in cds}, {r.name: r.gained_at for r in lia})
 
 
-async def write_mind(conn: AsyncConnection, saves: Sequence[MindSave]) -> None:
+def write_mind(conn: Connection, saves: Sequence[MindSave]) -> None:
     """Write ``saves`` inside the caller's transaction: a few executemany statements."""
     rooms = [{"character_id": s.character_id, "room_id": r} for s in saves for r in s.explored]
     enc = [{"b_cid": s.character_id, "b_key": k, "meetings": n}
@@ -95,18 +95,18 @@ async def write_mind(conn: AsyncConnection, saves: Sequence[MindSave]) -> None:
     lia = [{"b_cid": s.character_id, "b_key": k, "gained_at": t}
            for s in saves for k, t in s.liabilities.items()]
     if rooms:
-        await conn.execute(sa.insert(explored_rooms), rooms)
+        conn.execute(sa.insert(explored_rooms), rooms)
     for table, key, rows, value in ((horror_encounters, "kind", enc, "meetings"),
                                     (rite_cooldowns, "rite", cds, "until"),
                                     (liabilities, "name", lia, "gained_at")):
         if not rows:
             continue
         # Portable upsert: delete then insert, both executemany.
-        await conn.execute(
+        conn.execute(
             sa.delete(table).where(table.c.character_id == sa.bindparam("b_cid"),
                                    table.c[key] == sa.bindparam("b_key")),
             [{"b_cid": r["b_cid"], "b_key": r["b_key"]} for r in rows])
-        await conn.execute(sa.insert(table), [
+        conn.execute(sa.insert(table), [
             {"character_id": r["b_cid"], key: r["b_key"], value: r[value]} for r in rows])
 
 
@@ -117,5 +117,4 @@ class MindStore:
         self._engines = engines
 
     async def load(self, character_id: int) -> MindRows:
-        async with self._engines.reader.connect() as conn:
-            return await load_mind(conn, character_id)
+        return await self._engines.read(load_mind, character_id)

@@ -7,15 +7,16 @@ A death is one transaction: the item operations that make the corpse and empty t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from .db import Engines
-from .items import Create, ItemOp, run_ops
+from .items import ItemOp, run_ops
 from .tables import UTCDateTime, metadata, utcnow
 
 if TYPE_CHECKING:
@@ -70,47 +71,56 @@ class NpcStore:
     def of(cls, store: Store) -> NpcStore:
         return cls(store.engines)
 
-    async def death(self, corpse: Create, build: Callable[[int], Any], name: str,
-                    looters: Sequence[int], loot_until: datetime, decay_at: datetime,
-                    record: DeathRecord) -> tuple[int, list[int | None]]:
-        """One death as ONE transaction: the corpse (``corpse``), then the item operations
-        ``build(corpse_id).ops`` (emptying the dead into it, or its loot), its ``corpses``
-        row and the ``deaths`` record. Returns the corpse's id and what those ops made."""
-        async with self._engines.writer.begin() as conn:
-            (item_id,) = await run_ops(conn, [corpse])
-            assert item_id is not None
-            made = await run_ops(conn, build(item_id).ops)
-            await conn.execute(sa.insert(corpses).values(
-                item_id=item_id, name=name, looters=list(looters), loot_until=loot_until,
+    async def death(self, ops: Sequence[ItemOp], name: str, looters: Sequence[int],
+                    loot_until: datetime, decay_at: datetime,
+                    record: DeathRecord) -> list[int | None]:
+        """One death as ONE transaction: the item operations ``ops``, whose first makes the
+        corpse (what follows fills it: the dead's belongings or its loot), the corpse's
+        ``corpses`` row and the ``deaths`` record. Returns what the ops made."""
+        def run(conn: Connection) -> list[int | None]:
+            made = run_ops(conn, ops)
+            conn.execute(sa.insert(corpses).values(
+                item_id=made[0], name=name, looters=list(looters), loot_until=loot_until,
                 decay_at=decay_at))
-            await conn.execute(sa.insert(deaths).values(
+            conn.execute(sa.insert(deaths).values(
                 victim=record.victim, character_id=record.character_id, room=record.room,
                 cause=record.cause))
-            return item_id, made
+            return made
+
+        return await self._engines.write(run)
 
     async def decay(self, ops: Sequence[ItemOp], item_id: int) -> list[int | None]:
         """A corpse crumbles: its contents spill (``ops``) and its rows go, in one
         transaction."""
-        async with self._engines.writer.begin() as conn:
-            made = await run_ops(conn, ops)
-            await conn.execute(sa.delete(corpses).where(corpses.c.item_id == item_id))
+        def run(conn: Connection) -> list[int | None]:
+            made = run_ops(conn, ops)
+            conn.execute(sa.delete(corpses).where(corpses.c.item_id == item_id))
             return made
+
+        return await self._engines.write(run)
 
     async def forget(self, item_ids: Sequence[int]) -> None:
         """Drop corpse rows whose item is gone."""
         if not item_ids:
             return
-        async with self._engines.writer.begin() as conn:
-            await conn.execute(sa.delete(corpses).where(corpses.c.item_id.in_(list(item_ids))))
+
+        def run(conn: Connection) -> None:
+            conn.execute(sa.delete(corpses).where(corpses.c.item_id.in_(list(item_ids))))
+
+        await self._engines.write(run)
 
     async def load(self) -> list[CorpseRow]:
-        async with self._engines.reader.connect() as conn:
-            rows = (await conn.execute(sa.select(corpses))).all()
-        return [CorpseRow(r.item_id, r.name, tuple(int(x) for x in (r.looters or ())),
-                          r.loot_until, r.decay_at) for r in rows]
+        def run(conn: Connection) -> list[CorpseRow]:
+            rows = conn.execute(sa.select(corpses)).all()
+            return [CorpseRow(r.item_id, r.name, tuple(int(x) for x in (r.looters or ())),
+                              r.loot_until, r.decay_at) for r in rows]
+
+        return await self._engines.read(run)
 
     async def deaths_of(self, character_id: int) -> int:
-        async with self._engines.reader.connect() as conn:
-            return int((await conn.execute(
+        def run(conn: Connection) -> int:
+            return int(conn.execute(
                 sa.select(sa.func.count()).select_from(deaths)
-                .where(deaths.c.character_id == character_id))).scalar_one())
+                .where(deaths.c.character_id == character_id)).scalar_one())
+
+        return await self._engines.read(run)

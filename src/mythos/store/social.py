@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.expression import Executable
 
 from .db import Engines
 from .store import AccountRow, Store
@@ -116,26 +118,31 @@ class SocialStore:
 
     async def load_by_name(self, name: str, now: datetime) -> SocialRows | None:
         """``load`` for the character called ``name``; None when there is none."""
-        async with self._engines.reader.connect() as conn:
-            cid = (await conn.execute(sa.select(characters.c.id).where(
-                characters.c.name_key == name_key(name)))).scalar()
+        def run(conn: Connection) -> int | None:
+            return conn.execute(sa.select(characters.c.id).where(
+                characters.c.name_key == name_key(name))).scalar()
+
+        cid = await self._engines.read(run)
         return None if cid is None else await self.load(cid, now)
 
     async def load(self, character_id: int, now: datetime) -> SocialRows:
         """The aliases, unexpired mutes and silence of a character (expired ones are left out;
         ``delete_expired`` removes them)."""
-        async with self._engines.reader.connect() as conn:
-            alias_rows = (await conn.execute(
+        def run(conn: Connection) -> tuple[Any, Any, Any]:
+            alias_rows = conn.execute(
                 sa.select(aliases.c.name, aliases.c.command)
                 .where(aliases.c.character_id == character_id)
-                .order_by(aliases.c.name))).all()
-            mute_rows = (await conn.execute(
+                .order_by(aliases.c.name)).all()
+            mute_rows = conn.execute(
                 sa.select(mutes.c.kind, mutes.c.target, mutes.c.until)
                 .where(mutes.c.character_id == character_id)
-                .order_by(mutes.c.id))).all()
-            silence = (await conn.execute(
+                .order_by(mutes.c.id)).all()
+            silence = conn.execute(
                 sa.select(silences.c.until, silences.c.by_name)
-                .where(silences.c.character_id == character_id))).first()
+                .where(silences.c.character_id == character_id)).first()
+            return alias_rows, mute_rows, silence
+
+        alias_rows, mute_rows, silence = await self._engines.read(run)
         live = [MuteRow(r.kind, r.target, r.until) for r in mute_rows
                 if r.until is None or r.until > now]
         silence_live = silence is not None and (silence.until is None or silence.until > now)
@@ -146,96 +153,100 @@ class SocialStore:
             silence=SilenceRow(silence.until, silence.by_name) if silence_live else None,
             expired=len(mute_rows) - len(live) + (silence is not None and not silence_live))
 
+    async def _write(self, *statements: Executable) -> int:
+        """Run ``statements`` in one transaction; the rows the last one touched."""
+        def run(conn: Connection) -> int:
+            touched = 0
+            for statement in statements:
+                touched = conn.execute(statement).rowcount
+            return touched
+
+        return await self._engines.write(run)
+
     async def delete_expired(self, character_id: int, now: datetime) -> None:
         """Drop the mutes and silence of ``character_id`` whose time is up."""
-        async with self._engines.writer.begin() as conn:
-            await conn.execute(sa.delete(mutes).where(
+        await self._write(
+            sa.delete(mutes).where(
                 mutes.c.character_id == character_id, mutes.c.until.is_not(None),
-                mutes.c.until <= now))
-            await conn.execute(sa.delete(silences).where(
+                mutes.c.until <= now),
+            sa.delete(silences).where(
                 silences.c.character_id == character_id, silences.c.until.is_not(None),
                 silences.c.until <= now))
 
     # -- aliases ----------------------------------------------------------------------------
 
     async def put_alias(self, character_id: int, name: str, command: str) -> None:
-        async with self._engines.writer.begin() as conn:
-            await conn.execute(sa.delete(aliases).where(
-                aliases.c.character_id == character_id, aliases.c.name == name))
-            await conn.execute(sa.insert(aliases).values(
-                character_id=character_id, name=name, command=command))
+        await self._write(
+            sa.delete(aliases).where(
+                aliases.c.character_id == character_id, aliases.c.name == name),
+            sa.insert(aliases).values(character_id=character_id, name=name, command=command))
 
     async def delete_alias(self, character_id: int, name: str) -> bool:
-        async with self._engines.writer.begin() as conn:
-            result = await conn.execute(sa.delete(aliases).where(
-                aliases.c.character_id == character_id, aliases.c.name == name))
-        return result.rowcount > 0
+        return await self._write(sa.delete(aliases).where(
+            aliases.c.character_id == character_id, aliases.c.name == name)) > 0
 
     # -- mutes ------------------------------------------------------------------------------
 
     async def put_mute(self, character_id: int, kind: str, target: str,
                        until: datetime | None) -> None:
-        async with self._engines.writer.begin() as conn:
-            await conn.execute(sa.delete(mutes).where(
+        await self._write(
+            sa.delete(mutes).where(
                 mutes.c.character_id == character_id, mutes.c.kind == kind,
-                mutes.c.target == target))
-            await conn.execute(sa.insert(mutes).values(
+                mutes.c.target == target),
+            sa.insert(mutes).values(
                 character_id=character_id, kind=kind, target=target, until=until))
 
     async def delete_mute(self, character_id: int, kind: str, target: str) -> bool:
-        async with self._engines.writer.begin() as conn:
-            result = await conn.execute(sa.delete(mutes).where(
-                mutes.c.character_id == character_id, mutes.c.kind == kind,
-                mutes.c.target == target))
-        return result.rowcount > 0
+        return await self._write(sa.delete(mutes).where(
+            mutes.c.character_id == character_id, mutes.c.kind == kind,
+            mutes.c.target == target)) > 0
 
     # -- silences ---------------------------------------------------------------------------
 
     async def put_silence(self, character_id: int, until: datetime | None, by_name: str) -> None:
-        async with self._engines.writer.begin() as conn:
-            await conn.execute(sa.delete(silences).where(
-                silences.c.character_id == character_id))
-            await conn.execute(sa.insert(silences).values(
-                character_id=character_id, until=until, by_name=by_name))
+        await self._write(
+            sa.delete(silences).where(silences.c.character_id == character_id),
+            sa.insert(silences).values(character_id=character_id, until=until, by_name=by_name))
 
     async def delete_silence(self, character_id: int) -> bool:
-        async with self._engines.writer.begin() as conn:
-            result = await conn.execute(sa.delete(silences).where(
-                silences.c.character_id == character_id))
-        return result.rowcount > 0
+        return await self._write(sa.delete(silences).where(
+            silences.c.character_id == character_id)) > 0
 
     # -- staff ------------------------------------------------------------------------------
 
     async def audit(self, actor: str, action: str, target: str | None = None,
                     details: dict[str, Any] | None = None) -> int:
         """Write one row of the audit log; its id."""
-        async with self._engines.writer.begin() as conn:
-            result = await conn.execute(sa.insert(audit_log).values(
-                at=utcnow(), actor=actor, action=action, target=target, details=details))
-        return int(result.inserted_primary_key[0])
+        def run(conn: Connection) -> int:
+            return int(conn.execute(sa.insert(audit_log).values(
+                at=utcnow(), actor=actor, action=action, target=target,
+                details=details)).inserted_primary_key[0])
+
+        return await self._engines.write(run)
 
     async def recent_audit(self, limit: int = 20) -> list[AuditRow]:
         """The newest ``limit`` rows of the audit log, newest first."""
-        async with self._engines.reader.connect() as conn:
-            rows = (await conn.execute(
-                sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit))).all()
-        return [AuditRow(r.id, r.at, r.actor, r.action, r.target, r.details) for r in rows]
+        def run(conn: Connection) -> list[AuditRow]:
+            rows = conn.execute(
+                sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)).all()
+            return [AuditRow(r.id, r.at, r.actor, r.action, r.target, r.details) for r in rows]
+
+        return await self._engines.read(run)
 
     async def account_by_id(self, account_id: int) -> AccountRow | None:
-        async with self._engines.reader.connect() as conn:
-            row = (await conn.execute(
+        def run(conn: Connection) -> AccountRow | None:
+            row = conn.execute(
                 sa.select(accounts.c.id, accounts.c.name, accounts.c.password_hash,
                           accounts.c.role, accounts.c.banned)
-                .where(accounts.c.id == account_id))).first()
-        if row is None:
-            return None
-        return AccountRow(id=row.id, name=row.name, password_hash=row.password_hash,
-                          role=row.role, banned=bool(row.banned))
+                .where(accounts.c.id == account_id)).first()
+            if row is None:
+                return None
+            return AccountRow(id=row.id, name=row.name, password_hash=row.password_hash,
+                              role=row.role, banned=bool(row.banned))
+
+        return await self._engines.read(run)
 
     async def set_stats(self, character_id: int, stats: dict[str, int]) -> bool:
         """Replace a character's stats (strength ...: fixed at creation, changed by staff)."""
-        async with self._engines.writer.begin() as conn:
-            result = await conn.execute(sa.update(characters)
-                                        .where(characters.c.id == character_id)
-                                        .values(stats=dict(stats)))
-        return result.rowcount == 1
+        return await self._write(sa.update(characters).where(characters.c.id == character_id)
+                                 .values(stats=dict(stats))) == 1

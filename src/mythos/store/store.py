@@ -1,7 +1,8 @@
 """``Store``: the narrow interface through which the game reads and writes the database.
 
-Reads (login, start-up) use the reader engine; every write is one transaction on the writer
-engine (SQLite: the single writer connection, opened with ``BEGIN IMMEDIATE``).
+Reads (login, start-up) use a reader connection; every write is one transaction on the writer
+(SQLite: the single writer connection, opened with ``BEGIN IMMEDIATE``). Each method is plain
+SQLAlchemy Core run by ``Engines.read`` / ``Engines.write`` (``store/db.py``).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .db import DatabaseUnavailable, Engines, describe_error, open_engines
+from .db import DatabaseUnavailable, Engines, describe_error, open_engines, select_one
 from .items import ItemRow, KitItem, char_owner, insert_kit, load_tree
 from .mind import MindSave, write_mind
 from .tables import UTCDateTime, accounts, characters, name_key
@@ -164,9 +165,8 @@ class Store:
             raise DatabaseUnavailable(url, exc) from None
         try:
             async with asyncio.timeout(connect_timeout):
-                for engine in {engines.writer, engines.reader}:
-                    async with engine.connect() as conn:
-                        await conn.execute(sa.text("SELECT 1"))
+                await engines.write(select_one)
+                await engines.read(select_one)
         except Exception as exc:
             reason = (f"no answer within {connect_timeout:g} s" if isinstance(exc, TimeoutError)
                       else exc)
@@ -192,8 +192,7 @@ class Store:
         """True when the database answers ``SELECT 1`` now (within ~2 s). Never raises."""
         try:
             async with asyncio.timeout(PING_TIMEOUT):
-                async with self._engines.reader.connect() as conn:
-                    await conn.execute(sa.text("SELECT 1"))
+                await self._engines.read(select_one)
         except Exception:
             return False
         return True
@@ -201,10 +200,10 @@ class Store:
     # -- accounts ---------------------------------------------------------------------------
 
     @staticmethod
-    async def _insert_account(conn: AsyncConnection, name: str, password_hash: str,
-                              role: str) -> AccountRow:
+    def _insert_account(conn: Connection, name: str, password_hash: str,
+                        role: str) -> AccountRow:
         try:
-            result = await conn.execute(sa.insert(accounts).values(
+            result = conn.execute(sa.insert(accounts).values(
                 name=name, name_key=name_key(name), password_hash=password_hash, role=role,
                 banned=False))
         except IntegrityError as exc:
@@ -217,53 +216,51 @@ class Store:
     async def create_account(self, name: str, password_hash: str,
                              role: str = "player") -> AccountRow:
         """A new account; ``NameTaken`` when the name exists (in any letter case)."""
-        async with self._engines.writer.begin() as conn:
-            return await self._insert_account(conn, name, password_hash, role)
+        return await self._engines.write(self._insert_account, name, password_hash, role)
 
     async def get_account(self, name: str) -> AccountRow | None:
-        async with self._engines.reader.connect() as conn:
-            row = (await conn.execute(
-                sa.select(*_ACCOUNT_COLS).where(accounts.c.name_key == name_key(name))
-            )).first()
-        return _account(row) if row is not None else None
+        def run(conn: Connection) -> AccountRow | None:
+            row = conn.execute(
+                sa.select(*_ACCOUNT_COLS).where(accounts.c.name_key == name_key(name))).first()
+            return _account(row) if row is not None else None
+
+        return await self._engines.read(run)
+
+    async def _update_account(self, name: str, *where: Any, **values: Any) -> bool:
+        """Set ``values`` on the account ``name`` (where ``where`` holds too); False when no
+        account matched."""
+        def run(conn: Connection) -> bool:
+            return conn.execute(
+                sa.update(accounts).where(accounts.c.name_key == name_key(name), *where)
+                .values(**values)).rowcount == 1
+
+        return await self._engines.write(run)
 
     async def set_role(self, name: str, role: str) -> bool:
         """Give the account ``name`` the role ``role``; False when there is no such account."""
-        async with self._engines.writer.begin() as conn:
-            result = await conn.execute(
-                sa.update(accounts).where(accounts.c.name_key == name_key(name))
-                .values(role=role))
-        return result.rowcount == 1
+        return await self._update_account(name, role=role)
 
     async def set_password(self, name: str, old_hash: str, new_hash: str) -> bool:
         """Replace the password hash of ``name`` if it is still ``old_hash`` (a conditional
         update: of two changes racing, one wins); False otherwise."""
-        async with self._engines.writer.begin() as conn:
-            result = await conn.execute(
-                sa.update(accounts).where(accounts.c.name_key == name_key(name),
-                                          accounts.c.password_hash == old_hash)
-                .values(password_hash=new_hash))
-        return result.rowcount == 1
+        return await self._update_account(name, accounts.c.password_hash == old_hash,
+                                          password_hash=new_hash)
 
     async def set_banned(self, name: str, banned: bool) -> bool:
         """Ban or unban the account ``name``; False when there is no such account."""
-        async with self._engines.writer.begin() as conn:
-            result = await conn.execute(
-                sa.update(accounts).where(accounts.c.name_key == name_key(name))
-                .values(banned=banned))
-        return result.rowcount == 1
+        return await self._update_account(name, banned=banned)
 
     # -- characters -------------------------------------------------------------------------
 
     @staticmethod
-    async def _insert_character(
-        conn: AsyncConnection, account_id: int, name: str, profession: str, room_id: str,
+    def _insert_character(
+        conn: Connection, account_id: int, name: str, profession: str, room_id: str,
         hp: int, max_hp: int, stats: dict[str, Any], *, lucidity: int, xp: int, level: int,
         posture: str, kit: Sequence[KitItem] = (),
     ) -> CharacterRow:
         stats = dict(stats)
         try:
-            result = await conn.execute(sa.insert(characters).values(
+            result = conn.execute(sa.insert(characters).values(
                 account_id=account_id, name=name, name_key=name_key(name),
                 profession=profession, room_id=room_id, hp=hp, max_hp=max_hp,
                 lucidity=lucidity, xp=xp, level=level, posture=posture, stats=stats))
@@ -272,7 +269,7 @@ class Store:
                 raise NameTaken(name, "character") from None
             raise
         char_id = result.inserted_primary_key[0]
-        kit_rows = await insert_kit(conn, char_id, kit) if kit else []
+        kit_rows = insert_kit(conn, char_id, kit) if kit else []
         return CharacterRow(
             id=char_id, account_id=account_id, name=name,
             profession=profession, room_id=room_id, hp=hp, max_hp=max_hp, lucidity=lucidity,
@@ -286,10 +283,12 @@ class Store:
     ) -> CharacterRow:
         """A new character of ``account_id`` with its starting ``kit`` (prototype id,
         quantity, worn slot or None); ``NameTaken`` when the name exists."""
-        async with self._engines.writer.begin() as conn:
-            return await self._insert_character(
+        def run(conn: Connection) -> CharacterRow:
+            return self._insert_character(
                 conn, account_id, name, profession, room_id, hp, max_hp, stats,
                 lucidity=lucidity, xp=xp, level=level, posture=posture, kit=kit)
+
+        return await self._engines.write(run)
 
     async def create_account_with_character(
         self, name: str, password_hash: str, role: str, profession: str, room_id: str, hp: int,
@@ -298,35 +297,42 @@ class Store:
     ) -> tuple[AccountRow, CharacterRow]:
         """An account and its character of the same name, with the character's starting
         ``kit``, in one transaction: all or nothing. ``NameTaken`` when either name exists."""
-        async with self._engines.writer.begin() as conn:
-            account = await self._insert_account(conn, name, password_hash, role)
-            character = await self._insert_character(
+        def run(conn: Connection) -> tuple[AccountRow, CharacterRow]:
+            account = self._insert_account(conn, name, password_hash, role)
+            return account, self._insert_character(
                 conn, account.id, name, profession, room_id, hp, max_hp, stats,
                 lucidity=lucidity, xp=xp, level=level, posture=posture, kit=kit)
-        return account, character
+
+        return await self._engines.write(run)
 
     async def get_character(self, name: str) -> CharacterRow | None:
         """The character ``name`` with everything it carries (``CharacterRow.items``)."""
-        async with self._engines.reader.connect() as conn:
-            row = (await conn.execute(
+        def run(conn: Connection) -> CharacterRow | None:
+            row = conn.execute(
                 sa.select(*_CHARACTER_COLS).where(characters.c.name_key == name_key(name))
-            )).first()
+            ).first()
             if row is None:
                 return None
-            return _character(row, await load_tree(conn, [char_owner(row.id)]))
+            return _character(row, load_tree(conn, [char_owner(row.id)]))
+
+        return await self._engines.read(run)
 
     async def get_character_by_id(self, char_id: int) -> CharacterRow | None:
-        async with self._engines.reader.connect() as conn:
-            row = (await conn.execute(
-                sa.select(*_CHARACTER_COLS).where(characters.c.id == char_id))).first()
-        return _character(row) if row is not None else None
+        def run(conn: Connection) -> CharacterRow | None:
+            row = conn.execute(
+                sa.select(*_CHARACTER_COLS).where(characters.c.id == char_id)).first()
+            return _character(row) if row is not None else None
+
+        return await self._engines.read(run)
 
     async def characters_of(self, account_id: int) -> list[CharacterRow]:
-        async with self._engines.reader.connect() as conn:
-            rows = (await conn.execute(
+        def run(conn: Connection) -> list[CharacterRow]:
+            rows = conn.execute(
                 sa.select(*_CHARACTER_COLS).where(characters.c.account_id == account_id)
-                .order_by(characters.c.id))).all()
-        return [_character(r) for r in rows]
+                .order_by(characters.c.id)).all()
+            return [_character(r) for r in rows]
+
+        return await self._engines.read(run)
 
     # -- progress ---------------------------------------------------------------------------
 
@@ -344,8 +350,10 @@ class Store:
              "b_posture": r.posture, "b_last_seen": r.last_seen}
             for r in rows
         ]
-        async with self._engines.writer.begin() as conn:
-            await conn.execute(_SAVE_PROGRESS, params)
+        def run(conn: Connection) -> None:
+            conn.execute(_SAVE_PROGRESS, params)
             if minds:
-                await write_mind(conn, minds)
+                write_mind(conn, minds)
+
+        await self._engines.write(run)
 

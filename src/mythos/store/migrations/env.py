@@ -2,7 +2,7 @@
 
 Configured programmatically by ``mythos.store.migrate`` (there is no alembic.ini). The URL comes
 from ``config.attributes["url"]`` (or the ``sqlalchemy.url`` option). A caller that already holds
-a *sync* connection (e.g. inside ``AsyncConnection.run_sync``) can pass it as
+a connection (e.g. inside ``Engines.write``) can pass it as
 ``config.attributes["connection"]`` and it is used as is.
 
 Otherwise this script opens the engine with ``mythos.store.db.open_engines`` (so SQLite gets its
@@ -17,7 +17,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from mythos.store.db import DatabaseUnavailable, Engines, open_engines
+from mythos.store.db import DatabaseUnavailable, Engines, open_engines, select_one
 from mythos.store.tables import metadata
 
 config = context.config
@@ -51,16 +51,12 @@ def do_run_migrations(connection: Connection) -> None:
 
 async def run_async_migrations(url: str, engines: Engines) -> None:
     try:
-        conn = engines.writer.connect()
         try:
-            await conn.start()
+            await engines.read(select_one)
         except Exception as exc:
             raise DatabaseUnavailable(url, exc) from exc
-        try:
-            await conn.run_sync(do_run_migrations)
-            await conn.commit()
-        finally:
-            await conn.close()
+        # One transaction (the writer's); alembic sees it begun and leaves the commit to it.
+        await engines.write(do_run_migrations)
     finally:
         await engines.dispose()
 
