@@ -142,9 +142,10 @@ def _connected(engine: Engine, fn: Callable[..., T], args: tuple[Any, ...]) -> T
 class SqliteEngines(Engines):
     """SQLite through Python's ``sqlite3`` in threads of our own: a whole transaction is one
     hand-over to the writer's thread and one back, whatever its statements. (Through aiosqlite
-    every statement, cursor and commit was a hand-over of its own; each waits for the GIL,
-    and while the loop is busy a thread gets the GIL only every switch interval: an item move
-    of 8 hand-overs took 100-300 ms on a saturated loop, and one of these 5.)
+    every statement, cursor and commit was a hand-over of its own, each waiting for the GIL
+    while the loop is busy: an item move of 8 hand-overs took 100-300 ms on a loop kept busy
+    in 1 ms bursts, and one of these 5, with ``app.tune_threads``'s switch interval. Measured
+    in the server: docs/PERFORMANCE.md, 2026-12-07.)
 
     The writer is one connection in one thread (``BEGIN IMMEDIATE``), so writes queue in order
     instead of fighting over the file lock; readers have ``SQLITE_READERS`` connections and
