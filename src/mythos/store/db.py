@@ -29,6 +29,7 @@ from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.expression import Executable
 
 T = TypeVar("T")
 
@@ -120,6 +121,10 @@ class Engines:
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         raise NotImplementedError
 
+    async def execute(self, *statements: Executable) -> int:
+        """Run ``statements`` in one write transaction; the rows the last one touched."""
+        return await self.write(_execute_all, statements)
+
     async def dispose(self) -> None:
         raise NotImplementedError
 
@@ -127,6 +132,13 @@ class Engines:
 def select_one(conn: Connection) -> None:
     """Ask the database something trivial (is it there?)."""
     conn.exec_driver_sql("SELECT 1")
+
+
+def _execute_all(conn: Connection, statements: tuple[Executable, ...]) -> int:
+    touched = 0
+    for statement in statements:
+        touched = conn.execute(statement).rowcount
+    return touched
 
 
 def _in_transaction(engine: Engine, fn: Callable[..., T], args: tuple[Any, ...]) -> T:

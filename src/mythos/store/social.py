@@ -13,7 +13,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.expression import Executable
 
 from .db import Engines
 from .store import AccountRow, Store
@@ -153,19 +152,9 @@ class SocialStore:
             silence=SilenceRow(silence.until, silence.by_name) if silence_live else None,
             expired=len(mute_rows) - len(live) + (silence is not None and not silence_live))
 
-    async def _write(self, *statements: Executable) -> int:
-        """Run ``statements`` in one transaction; the rows the last one touched."""
-        def run(conn: Connection) -> int:
-            touched = 0
-            for statement in statements:
-                touched = conn.execute(statement).rowcount
-            return touched
-
-        return await self._engines.write(run)
-
     async def delete_expired(self, character_id: int, now: datetime) -> None:
         """Drop the mutes and silence of ``character_id`` whose time is up."""
-        await self._write(
+        await self._engines.execute(
             sa.delete(mutes).where(
                 mutes.c.character_id == character_id, mutes.c.until.is_not(None),
                 mutes.c.until <= now),
@@ -176,20 +165,20 @@ class SocialStore:
     # -- aliases ----------------------------------------------------------------------------
 
     async def put_alias(self, character_id: int, name: str, command: str) -> None:
-        await self._write(
+        await self._engines.execute(
             sa.delete(aliases).where(
                 aliases.c.character_id == character_id, aliases.c.name == name),
             sa.insert(aliases).values(character_id=character_id, name=name, command=command))
 
     async def delete_alias(self, character_id: int, name: str) -> bool:
-        return await self._write(sa.delete(aliases).where(
+        return await self._engines.execute(sa.delete(aliases).where(
             aliases.c.character_id == character_id, aliases.c.name == name)) > 0
 
     # -- mutes ------------------------------------------------------------------------------
 
     async def put_mute(self, character_id: int, kind: str, target: str,
                        until: datetime | None) -> None:
-        await self._write(
+        await self._engines.execute(
             sa.delete(mutes).where(
                 mutes.c.character_id == character_id, mutes.c.kind == kind,
                 mutes.c.target == target),
@@ -197,19 +186,19 @@ class SocialStore:
                 character_id=character_id, kind=kind, target=target, until=until))
 
     async def delete_mute(self, character_id: int, kind: str, target: str) -> bool:
-        return await self._write(sa.delete(mutes).where(
+        return await self._engines.execute(sa.delete(mutes).where(
             mutes.c.character_id == character_id, mutes.c.kind == kind,
             mutes.c.target == target)) > 0
 
     # -- silences ---------------------------------------------------------------------------
 
     async def put_silence(self, character_id: int, until: datetime | None, by_name: str) -> None:
-        await self._write(
+        await self._engines.execute(
             sa.delete(silences).where(silences.c.character_id == character_id),
             sa.insert(silences).values(character_id=character_id, until=until, by_name=by_name))
 
     async def delete_silence(self, character_id: int) -> bool:
-        return await self._write(sa.delete(silences).where(
+        return await self._engines.execute(sa.delete(silences).where(
             silences.c.character_id == character_id)) > 0
 
     # -- staff ------------------------------------------------------------------------------
@@ -248,5 +237,6 @@ class SocialStore:
 
     async def set_stats(self, character_id: int, stats: dict[str, int]) -> bool:
         """Replace a character's stats (strength ...: fixed at creation, changed by staff)."""
-        return await self._write(sa.update(characters).where(characters.c.id == character_id)
-                                 .values(stats=dict(stats))) == 1
+        return await self._engines.execute(
+            sa.update(characters).where(characters.c.id == character_id)
+            .values(stats=dict(stats))) == 1

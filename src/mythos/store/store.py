@@ -229,12 +229,9 @@ class Store:
     async def _update_account(self, name: str, *where: Any, **values: Any) -> bool:
         """Set ``values`` on the account ``name`` (where ``where`` holds too); False when no
         account matched."""
-        def run(conn: Connection) -> bool:
-            return conn.execute(
-                sa.update(accounts).where(accounts.c.name_key == name_key(name), *where)
-                .values(**values)).rowcount == 1
-
-        return await self._engines.write(run)
+        return await self._engines.execute(
+            sa.update(accounts).where(accounts.c.name_key == name_key(name), *where)
+            .values(**values)) == 1
 
     async def set_role(self, name: str, role: str) -> bool:
         """Give the account ``name`` the role ``role``; False when there is no such account."""
