@@ -169,44 +169,61 @@ def _owner(value: str | Ref, made: list[int | None]) -> str:
     return value
 
 
+# The statements of ``run_ops``, built once: building a statement (its WHERE clause's
+# expressions) cost several times more than running it on SQLite (an item move of two statements
+# took 0.5 ms of the writer thread's CPU, holding the GIL, against 0.02 ms in sqlite3 itself).
+_c = items.c
+_ID, _OWNER = sa.bindparam("p_id"), sa.bindparam("p_owner")
+_MOVE = (sa.update(items).where(_c.id == _ID, _c.owner == _OWNER)
+         .values(owner=sa.bindparam("p_to"), slot=None))
+_MOVE_EXACT = _MOVE.where(_c.quantity == sa.bindparam("p_quantity"))
+_ADJUST = (sa.update(items)
+           .where(_c.id == _ID, _c.owner == _OWNER, _c.quantity + sa.bindparam("p_delta") >= 1)
+           .values(quantity=_c.quantity + sa.bindparam("p_delta")))
+_DELETE = sa.delete(items).where(_c.id == _ID, _c.owner == _OWNER,
+                                 _c.quantity == sa.bindparam("p_quantity"))
+_SET_SLOT = sa.update(items).values(slot=sa.bindparam("p_to"))
+_SET_SLOT_WORN = _SET_SLOT.where(_c.id == _ID, _c.owner == _OWNER,
+                                 _c.slot == sa.bindparam("p_from"))
+_SET_SLOT_CARRIED = _SET_SLOT.where(_c.id == _ID, _c.owner == _OWNER, _c.slot.is_(None))
+_CREATE = sa.insert(items)
+_SEED = sa.insert(item_seeds)
+
+
 def run_ops(conn: Connection, ops: Sequence[ItemOp]) -> list[int | None]:
     """Run ``ops`` in order on ``conn`` (inside the caller's transaction). Returns, per op,
     the id a ``Create`` made (None for the others). ``ItemConflict`` when a conditional
     statement touches no row."""
     made: list[int | None] = []
-    c = items.c
     for op in ops:
         new_id: int | None = None
         if isinstance(op, Move):
-            stmt = (sa.update(items)
-                    .where(c.id == op.item_id, c.owner == op.from_owner)
-                    .values(owner=_owner(op.to_owner, made), slot=None))
-            if op.quantity is not None:
-                stmt = stmt.where(c.quantity == op.quantity)
-            result = conn.execute(stmt)
+            params = {"p_id": op.item_id, "p_owner": op.from_owner,
+                      "p_to": _owner(op.to_owner, made)}
+            if op.quantity is None:
+                result = conn.execute(_MOVE, params)
+            else:
+                result = conn.execute(_MOVE_EXACT, {**params, "p_quantity": op.quantity})
         elif isinstance(op, Adjust):
-            result = conn.execute(
-                sa.update(items)
-                .where(c.id == op.item_id, c.owner == op.owner, c.quantity + op.delta >= 1)
-                .values(quantity=c.quantity + op.delta))
+            result = conn.execute(_ADJUST, {"p_id": op.item_id, "p_owner": op.owner,
+                                            "p_delta": op.delta})
         elif isinstance(op, Delete):
-            result = conn.execute(
-                sa.delete(items)
-                .where(c.id == op.item_id, c.owner == op.owner, c.quantity == op.quantity))
+            result = conn.execute(_DELETE, {"p_id": op.item_id, "p_owner": op.owner,
+                                            "p_quantity": op.quantity})
         elif isinstance(op, SetSlot):
-            slot_now = c.slot.is_(None) if op.from_slot is None else c.slot == op.from_slot
-            result = conn.execute(
-                sa.update(items).where(c.id == op.item_id, c.owner == op.owner, slot_now)
-                .values(slot=op.to_slot))
+            params = {"p_id": op.item_id, "p_owner": op.owner, "p_to": op.to_slot}
+            if op.from_slot is None:
+                result = conn.execute(_SET_SLOT_CARRIED, params)
+            else:
+                result = conn.execute(_SET_SLOT_WORN, {**params, "p_from": op.from_slot})
         elif isinstance(op, Create):
-            result = conn.execute(sa.insert(items).values(
-                proto=op.proto, owner=_owner(op.owner, made), quantity=op.quantity,
-                slot=op.slot))
+            result = conn.execute(_CREATE, {"proto": op.proto, "owner": _owner(op.owner, made),
+                                            "quantity": op.quantity, "slot": op.slot})
             new_id = result.inserted_primary_key[0]
         elif isinstance(op, Seed):
             item_id = made[op.item.index] if op.item is not None else None
             try:
-                conn.execute(sa.insert(item_seeds).values(key=op.key, item_id=item_id))
+                conn.execute(_SEED, {"key": op.key, "item_id": item_id})
             except IntegrityError:
                 raise AlreadySeeded(op.key) from None
             made.append(None)
