@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from functools import lru_cache
 
 from mythos.engine.gmcp import profession_name
 from mythos.rules.items import floor_lines
@@ -10,7 +11,14 @@ from mythos.rules.posture import describe as posture_word
 from mythos.world.model import Character, Exit, Room, World
 
 
+#: Texts kept wrapped: descriptions are few and shown again and again (every look and move).
+WRAP_CACHE = 4096
+
+
+@lru_cache(maxsize=WRAP_CACHE)
 def wrap(text: str, width: int) -> str:
+    """``text`` filled to ``width`` columns (kept between 20 and 120), paragraph by paragraph.
+    Remembered per text and width: textwrap costs more than the rest of a room's view."""
     paras = [" ".join(p.split()) for p in text.strip().split("\n\n")]
     return "\n".join(textwrap.fill(p, width=max(20, min(width, 120)) - 1) for p in paras if p)
 
