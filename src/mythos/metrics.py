@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 _FAST = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -64,6 +66,15 @@ class Metrics:
             "mythos_bus_dropped",
             "Bus messages dropped unread: too_big, untrusted (wrong token), bad_json",
             ["reason"], registry=r)
+
+        #: ``commands`` per command name (``labels()`` takes a lock and builds a key each time).
+        self._command_counts: dict[str, Any] = {}
+
+    def command_handled(self, name: str) -> None:
+        counter = self._command_counts.get(name)
+        if counter is None:
+            counter = self._command_counts[name] = self.commands.labels(name)
+        counter.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

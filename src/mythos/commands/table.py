@@ -140,7 +140,7 @@ class CommandTable:
                 _POSTURE_RANK[char.posture] < _POSTURE_RANK[cmd.min_posture]):
             session.write(_POSTURE_REFUSAL[cmd.min_posture])
             return
-        session.game.metrics.commands.labels(cmd.name).inc()
+        session.game.metrics.command_handled(cmd.name)
         result = cmd.handler(Ctx(session.game, session, char, verb), args)
         if inspect.isawaitable(result):
             await result
