@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -60,6 +61,8 @@ class Game:
         self.throttle = LoginThrottle(settings.login_failure_delay)
         self.started_at = time.time()
         self.sessions: set[Session] = set()
+        #: Sessions per client address (the per-address cap: engine/guard.py).
+        self.per_host: Counter[str] = Counter()
         self.online: dict[str, Character] = {}  # name key -> character in the world
         #: Logout saves in flight.
         self._saving: set[asyncio.Task[bool]] = set()
@@ -93,6 +96,7 @@ class Game:
         if terminal:
             session.update_terminal(**terminal)
         self.sessions.add(session)
+        self.per_host[session.peer_host] += 1
         self.metrics.sessions.labels("all").set(len(self.sessions))
         if self.shutting_down:
             session.close("Arkham is closing its doors for now. Come back soon.")
@@ -108,7 +112,12 @@ class Game:
 
     def session_gone(self, session: Session) -> None:
         """A session ended (hang-up, quit, takeover): take its body out of the world."""
-        self.sessions.discard(session)
+        if session in self.sessions:
+            self.sessions.remove(session)
+            host = session.peer_host
+            self.per_host[host] -= 1
+            if self.per_host[host] <= 0:
+                del self.per_host[host]
         self.pending_output.discard(session)
         self.metrics.sessions.labels("all").set(len(self.sessions))
         char = session.char

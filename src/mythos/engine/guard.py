@@ -33,9 +33,7 @@ def admit(game: Game, session: Session) -> str | None:
         log.warning("connection_refused", reason="total", peer=session.conn.peer)
         return TOO_MANY
     if s.max_connections_per_address:
-        host = session.peer_host
-        same = sum(1 for other in game.sessions if other.peer_host == host)
-        if same > s.max_connections_per_address:
+        if game.per_host[session.peer_host] > s.max_connections_per_address:
             game.metrics.refused.labels("address").inc()
             log.warning("connection_refused", reason="address", peer=session.conn.peer)
             return TOO_MANY_HERE
