@@ -21,8 +21,10 @@ Server to client::
 The token comes from the login API (``net/webauth.py``). Frames over ``MAX_FRAME`` bytes end the
 connection (close code 1009); a command line over ``max_line`` characters is refused like on
 telnet. Per-message compression is off, so an idle socket costs little; a heartbeat ping finds
-dead peers. Output is queued and written by one small task per socket; a client that stops
-reading is cut off at ``output_limit`` bytes, as on telnet.
+dead peers. What the gateway hands over at once (``hold``/``release``: one client's part of one
+batch of the world's output) goes to the socket at once, as one message; other frames, and
+everything while the socket's buffer is full, are queued and written by one small task per
+socket. A client that stops reading is cut off at ``output_limit`` bytes, as on telnet.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import asyncio
 import contextlib
 import json
 import re
+import struct
 import time
 from collections import deque
 from typing import Any
@@ -69,6 +72,19 @@ SOCKETS_KEY = web.AppKey("mythos_sockets", set)
 
 #: Frames queued together go out as one message (a JSON array of them), up to about this size.
 BATCH_BYTES = 64 * 1024
+#: Output is written at once only while the socket holds fewer bytes than this unsent;
+#: beyond it, frames wait for the writer task, which waits for the client to take them.
+DIRECT_LIMIT = 64 * 1024
+
+
+def text_frame(payload: bytes) -> bytes:
+    """A whole unmasked WebSocket text frame (RFC 6455 5.2): what a server sends."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 65536:
+        return struct.pack("!BBH", 0x81, 126, n) + payload
+    return struct.pack("!BBQ", 0x81, 127, n) + payload
 
 
 def _dump(frame: dict[str, Any]) -> str:
@@ -104,6 +120,8 @@ class WebSocketConnection:
         self._close_code: int | None = None
         self._close_reason = ""
         self._last_text: dict[str, Any] | None = None
+        #: Between ``hold`` and ``release``: frames wait for ``release``, not for the writer.
+        self._holding = False
         self._writer = self._loop.create_task(self._write_loop(), name=f"ws-writer-{peer}")
 
     # -- the Connection protocol --------------------------------------------------------------
@@ -125,10 +143,23 @@ class WebSocketConnection:
         self._push(body, len(body))
 
     def hold(self) -> None:
-        """Nothing to do: frames queued in one turn of the loop go out together anyway."""
+        """Keep what is written from now on for ``release``."""
+        self._holding = True
 
     def release(self) -> None:
-        """See ``hold``."""
+        """Send what was written since ``hold`` as one message, at once when the socket takes
+        it (no turn of the writer task: one system call, as on telnet), else by the writer."""
+        self._holding = False
+        if not self._frames:
+            return
+        t = self._transport
+        if (self._idle is None or self.closed or self.ws.closed or t is None or t.is_closing()
+                or t.get_write_buffer_size() >= DIRECT_LIMIT):
+            self._wake()
+            return
+        t.write(text_frame(self._batch().encode()))
+        if self._frames:  # more than one message's worth
+            self._wake()
 
     def send_prompt_end(self) -> None:
         # The text just queued ends with a prompt: the page shows its last line as one.
@@ -214,7 +245,20 @@ class WebSocketConnection:
     def _push(self, item: str | dict[str, Any], size: int) -> None:
         self._frames.append((item, size))
         self._queued += size
-        self._wake()
+        if not self._holding:
+            self._wake()
+
+    def _batch(self) -> str:
+        """What is queued, up to ``BATCH_BYTES``, as the text of one message."""
+        frames = self._frames
+        batch: list[str] = []
+        size = 0
+        while frames and size < BATCH_BYTES:
+            item, n = frames.popleft()
+            self._queued -= n
+            size += n
+            batch.append(item if isinstance(item, str) else _dump(item))
+        return batch[0] if len(batch) == 1 else f"[{','.join(batch)}]"
 
     def _wake(self) -> None:
         idle = self._idle
@@ -227,16 +271,8 @@ class WebSocketConnection:
         ws = self.ws
         try:
             while True:
-                frames = self._frames
-                while frames:
-                    batch: list[str] = []
-                    size = 0
-                    while frames and size < BATCH_BYTES:  # what is queued: one message
-                        item, n = frames.popleft()
-                        self._queued -= n
-                        size += n
-                        batch.append(item if isinstance(item, str) else _dump(item))
-                    await ws.send_str(batch[0] if len(batch) == 1 else f"[{','.join(batch)}]")
+                while self._frames:
+                    await ws.send_str(self._batch())  # what is queued: one message
                 if self.closed:
                     break
                 self._idle = self._loop.create_future()
