@@ -10,7 +10,6 @@ from mythos.rules.items import floor_lines
 from mythos.rules.posture import describe as posture_word
 from mythos.world.model import Character, Exit, Room, World
 
-
 #: Texts kept wrapped: descriptions are few and shown again and again (every look and move).
 WRAP_CACHE = 4096
 
