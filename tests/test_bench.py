@@ -197,3 +197,17 @@ def test_the_sampler_follows_a_process_that_restarted_under_a_new_pid():
         for p in (first, second):
             p.kill()
             p.wait()
+
+
+def test_the_item_transaction_benchmark_writes_its_results(tmp_path: Path):
+    from bench.items import main as items_main
+
+    items_main(["--transactions", "20", "--rounds", "2", "--out", str(tmp_path)])
+    [path] = tmp_path.glob("items_*.json")
+    result = json.loads(path.read_text())
+    assert result["benchmark"] == "items" and result["backend"] == "sqlite"
+    assert len(result["rounds"]) == 2
+    for row in result["rounds"]:
+        assert set(row) == {"wall_us", "thread_cpu_us", "sqlite3_cpu_us"}
+        assert all(value > 0 for value in row.values())
+    assert set(result["median"]) == {"wall_us", "thread_cpu_us", "sqlite3_cpu_us"}
