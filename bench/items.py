@@ -27,6 +27,7 @@ import asyncio
 import json
 import sqlite3
 import statistics
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,11 +99,18 @@ async def measure(url: str, n: int, rounds: int, sqlite_path: str | None) -> dic
             "median": {k: statistics.median(r[k] for r in rounds_out) for k in keys}}
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+async def on_postgres(args: argparse.Namespace) -> dict[str, Any]:
     async with database(args.postgres) as url:
-        path = None if args.postgres else url.removeprefix("sqlite:///")
-        return {"backend": "postgresql" if args.postgres else "sqlite",
-                **await measure(url, args.transactions, args.rounds, path)}
+        return await measure(url, args.transactions, args.rounds, None)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.postgres:
+        return {"backend": "postgresql", **asyncio.run(on_postgres(args))}
+    with tempfile.TemporaryDirectory(prefix="mythos-items-") as tmp:  # made before the loop
+        path = str(Path(tmp) / "items.db")
+        return {"backend": "sqlite", **asyncio.run(
+            measure(f"sqlite:///{path}", args.transactions, args.rounds, path))}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -114,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     result = {"benchmark": "items", "at": datetime.now(UTC).isoformat(timespec="seconds"),
-              "transactions": args.transactions, **asyncio.run(run(args))}
+              "transactions": args.transactions, **run(args)}
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"items_{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
