@@ -171,7 +171,8 @@ def _owner(value: str | Ref, made: list[int | None]) -> str:
 
 # The statements of ``run_ops``, built once: building a statement (its WHERE clause's
 # expressions) cost several times more than running it on SQLite (an item move of two statements
-# took 0.5 ms of the writer thread's CPU, holding the GIL, against 0.02 ms in sqlite3 itself).
+# took 0.5 ms of the writer thread's CPU, holding the GIL, against 0.06 ms in sqlite3 itself;
+# now 0.2 ms: bench/items.py).
 _c = items.c
 _ID, _OWNER = sa.bindparam("p_id"), sa.bindparam("p_owner")
 _MOVE = (sa.update(items).where(_c.id == _ID, _c.owner == _OWNER)
