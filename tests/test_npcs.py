@@ -264,10 +264,10 @@ async def test_mobs_wander_in_their_area_and_drift_home(start_server, tmp_path) 
     await watcher.expect("A grey rat leaves west.", timeout=15)
     # Around home it keeps wandering, but never out of its area (the alleys lead to the
     # bridge and Garrison Street, which are not the Riverfront).
-    loop = asyncio.get_running_loop()
-    end = loop.time() + 3
-    await wait_until(lambda: seen("") or loop.time() > end, timeout=10, what="wandering")
-    assert len(visited) >= 3
+    # (Waiting for a third room rather than for a fixed while: a loaded CI host runs fewer
+    # wander rolls per second, and two rooms back and forth is a fair outcome of a few.)
+    await wait_until(lambda: seen("") or len(visited) >= 3, timeout=30,
+                     what="the rat in a third room of its area")
     assert {world.rooms[r].area for r in visited} == {area}
     assert mob.alive and npcs.population["rat"] == 1
 
