@@ -38,6 +38,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from mythos.app import tune_threads
 from mythos.config import Settings, default_world_dir
 from mythos.metrics import Metrics
 from mythos.store import Store
@@ -119,9 +120,21 @@ def _ms(values: list[float], q: float) -> float:
     return round(s[min(len(s) - 1, int(len(s) * q))] * 1000, 2) if s else 0.0
 
 
+async def _busy(burst: float) -> None:
+    """Keep the loop busy as a saturated server's is: pure Python work in bursts of
+    ``burst`` seconds, yielding to the loop between them, never idle."""
+    while True:
+        end = time.perf_counter() + burst
+        n = 0
+        while time.perf_counter() < end:
+            n += sum(range(50))
+        await asyncio.sleep(0)
+
+
 async def run(characters: int, rounds: int, postgres: str | None, seed: int,
-              batch: int | None = None) -> dict:
+              batch: int | None = None, busy: float = 0.0) -> dict:
     rng = random.Random(seed)
+    tune_threads()  # the GIL's switch interval the server runs with (app.py)
     world = await asyncio.to_thread(load_world, default_world_dir())
     gc.freeze()  # as the server does once its world is loaded (app.py); players come after
     rooms = [r.id for r in world.rooms.values() if r.zone.id != "limbo"]
@@ -151,11 +164,16 @@ async def run(characters: int, rounds: int, postgres: str | None, seed: int,
                     c.mind.explore(c.room_id)
                     wb.mark(c)
                 await asyncio.sleep(0.05)  # the probe's baseline: an idle loop
+                hog = asyncio.create_task(_busy(busy)) if busy else None
                 with Probe() as probe:
                     await asyncio.sleep(0.02)
                     started = time.perf_counter()
                     written = await wb.flush()
                     took = time.perf_counter() - started
+                if hog is not None:
+                    hog.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await hog
                 assert written == characters and wb.healthy, (written, wb.last_error)
                 results.append({"flush_s": round(took, 4),
                                 "rows_per_s": round(written / took),
@@ -190,10 +208,13 @@ def main(argv: list[str] | None = None) -> None:
                    "PostgreSQL server (default: a temporary SQLite file)")
     p.add_argument("--batch", type=int, help="rows per transaction (default: the game's "
                    "flush_batch default)")
+    p.add_argument("--busy", type=float, default=0.0, metavar="SECONDS",
+                   help="keep the loop busy meanwhile, in bursts of this long (0.001: as a "
+                   "saturated server's loop); default: an idle loop")
     p.add_argument("--seed", type=int, default=1926)
     p.add_argument("--out", type=Path, default=RESULTS)
     a = p.parse_args(argv)
-    result = asyncio.run(run(a.characters, a.rounds, a.postgres, a.seed, a.batch))
+    result = asyncio.run(run(a.characters, a.rounds, a.postgres, a.seed, a.batch, a.busy))
     a.out.mkdir(parents=True, exist_ok=True)
     path = a.out / f"flush_{result['backend']}_{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
