@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sqlite3
 from collections.abc import AsyncIterator
@@ -21,6 +22,9 @@ from conftest import query
 from mythos.metrics import Metrics
 from mythos.store import (
     DatabaseUnavailable,
+    MindRows,
+    MindSave,
+    MindStore,
     NameTaken,
     ProgressRow,
     Store,
@@ -358,8 +362,11 @@ async def test_flush_in_batches(store: Store) -> None:
     batches: list[int] = []
 
     def count(conn, cursor, statement, parameters, context, executemany) -> None:
-        if statement.lstrip().upper().startswith("UPDATE CHARACTERS"):
-            batches.append(len(parameters) if executemany else 1)
+        if statement.lstrip().upper().replace('"', "").startswith("UPDATE CHARACTERS"):
+            if "json_each" in statement:  # SQLite: the batch as one JSON array (store/bulk.py)
+                batches.append(len(json.loads(parameters[0])))
+            else:
+                batches.append(len(parameters) if executemany else 1)
 
     sa.event.listen(store.engines.sync_writer, "before_cursor_execute", count)
     try:
@@ -374,6 +381,45 @@ async def test_flush_in_batches(store: Store) -> None:
     assert wb.dirty_count == 0
     for i in range(10):
         assert (await store.get_character(f"cultist{i}")).xp == 100 + i
+
+
+async def test_mind_rows_saved_and_replaced_with_progress(store: Store) -> None:
+    """A character's mind rows go with its progress; a horror met again, a rite's new
+    cooldown and a liability gained again replace their rows (both backends). On SQLite each
+    table takes a batch as one statement (store/bulk.py), never an executemany."""
+    a, b = await new_char(store, "Diarist"), await new_char(store, "Sleeper")
+    first = datetime(1927, 3, 1, 23, 15, tzinfo=timezone(timedelta(hours=-5)))
+    later = first + timedelta(hours=6)
+    executemany: list[str] = []
+
+    def spy(conn, cursor, statement, parameters, context, many) -> None:
+        if many:
+            executemany.append(statement)
+
+    def progress(c: Character) -> ProgressRow:
+        return ProgressRow(id=c.id, room_id="arkham.square", hp=5, max_hp=10, lucidity=80,
+                           xp=0, level=1, posture="standing")
+
+    sa.event.listen(store.engines.sync_writer, "before_cursor_execute", spy)
+    try:
+        await store.save_progress([progress(a), progress(b)], [
+            MindSave(a.id, ["arkham.square", "arkham.wharf"], {"ghoul": 1}, {"pray": first},
+                     {"night terrors": first}),
+            MindSave(b.id, ["arkham.square"], {"ghoul": 2, "deep one": 1})])
+        await store.save_progress([progress(a)], [
+            MindSave(a.id, ["arkham.bridge"], {"ghoul": 3}, {"pray": later},
+                     {"night terrors": later})])
+    finally:
+        sa.event.remove(store.engines.sync_writer, "before_cursor_execute", spy)
+    minds = MindStore(store.engines)
+    mine, theirs = await minds.load(a.id), await minds.load(b.id)
+    assert mine.explored == {"arkham.square", "arkham.wharf", "arkham.bridge"}
+    assert mine.encounters == {"ghoul": 3}
+    assert mine.cooldowns == {"pray": later} and mine.liabilities == {"night terrors": later}
+    assert mine.cooldowns["pray"].tzinfo is not None
+    assert theirs == MindRows(frozenset({"arkham.square"}), {"ghoul": 2, "deep one": 1})
+    if store.backend == "sqlite":
+        assert executemany == []
 
 
 async def test_change_during_flush_stays_dirty(store: Store) -> None:

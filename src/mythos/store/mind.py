@@ -13,6 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from . import bulk
 from .db import Engines
 from .tables import UTCDateTime, metadata
 
@@ -86,28 +87,15 @@ def load_mind(conn: Connection, character_id: int) -> MindRows:
 
 
 def write_mind(conn: Connection, saves: Sequence[MindSave]) -> None:
-    """Write ``saves`` inside the caller's transaction: a few executemany statements."""
-    rooms = [{"character_id": s.character_id, "room_id": r} for s in saves for r in s.explored]
-    enc = [{"b_cid": s.character_id, "b_key": k, "meetings": n}
-           for s in saves for k, n in s.encounters.items()]
-    cds = [{"b_cid": s.character_id, "b_key": k, "until": t}
-           for s in saves for k, t in s.cooldowns.items()]
-    lia = [{"b_cid": s.character_id, "b_key": k, "gained_at": t}
-           for s in saves for k, t in s.liabilities.items()]
-    if rooms:
-        conn.execute(sa.insert(explored_rooms), rooms)
-    for table, key, rows, value in ((horror_encounters, "kind", enc, "meetings"),
-                                    (rite_cooldowns, "rite", cds, "until"),
-                                    (liabilities, "name", lia, "gained_at")):
-        if not rows:
-            continue
-        # Portable upsert: delete then insert, both executemany.
-        conn.execute(
-            sa.delete(table).where(table.c.character_id == sa.bindparam("b_cid"),
-                                   table.c[key] == sa.bindparam("b_key")),
-            [{"b_cid": r["b_cid"], "b_key": r["b_key"]} for r in rows])
-        conn.execute(sa.insert(table), [
-            {"character_id": r["b_cid"], key: r["b_key"], value: r[value]} for r in rows])
+    """Write ``saves`` inside the caller's transaction: a statement per table (``bulk.py``)."""
+    bulk.insert(conn, explored_rooms, ("character_id", "room_id"),
+                [(s.character_id, r) for s in saves for r in s.explored])
+    for table, key, value, attr in ((horror_encounters, "kind", "meetings", "encounters"),
+                                    (rite_cooldowns, "rite", "until", "cooldowns"),
+                                    (liabilities, "name", "gained_at", "liabilities")):
+        rows = [(s.character_id, k, v) for s in saves for k, v in getattr(s, attr).items()]
+        bulk.insert(conn, table, ("character_id", key, value), rows,
+                    replace_on=("character_id", key))
 
 
 class MindStore:

@@ -18,10 +18,11 @@ import structlog
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from . import bulk
 from .db import DatabaseUnavailable, Engines, describe_error, open_engines, select_one
 from .items import ItemRow, KitItem, char_owner, insert_kit, load_tree
 from .mind import MindSave, write_mind
-from .tables import UTCDateTime, accounts, characters, name_key
+from .tables import PROGRESS_COLUMNS, accounts, characters, name_key
 
 log = structlog.get_logger(__name__)
 
@@ -112,23 +113,9 @@ _CHARACTER_COLS = (
     characters.c.xp, characters.c.level, characters.c.posture, characters.c.stats,
     characters.c.last_seen)
 
-# One UPDATE for all progress rows (executemany). Bind names differ from column names, as
-# SQLAlchemy reserves those for the SET clause. Nothing but progress columns is touched.
-_SAVE_PROGRESS = (
-    sa.update(characters)
-    .where(characters.c.id == sa.bindparam("b_id"))
-    .values(
-        room_id=sa.bindparam("b_room_id"),
-        hp=sa.bindparam("b_hp"),
-        max_hp=sa.bindparam("b_max_hp"),
-        lucidity=sa.bindparam("b_lucidity"),
-        xp=sa.bindparam("b_xp"),
-        level=sa.bindparam("b_level"),
-        posture=sa.bindparam("b_posture"),
-        last_seen=sa.func.coalesce(sa.bindparam("b_last_seen", type_=UTCDateTime()),
-                                   characters.c.last_seen),
-    )
-)
+#: What ``Store.save_progress`` writes: the key, then the progress columns and ``last_seen``
+#: (kept when a row brings None).
+_PROGRESS = ("id", *PROGRESS_COLUMNS, "last_seen")
 
 
 class Store:
@@ -335,20 +322,17 @@ class Store:
 
     async def save_progress(self, rows: Sequence[ProgressRow],
                             minds: Sequence[MindSave] = ()) -> None:
-        """Write the progress columns of ``rows`` in one transaction (one executemany UPDATE),
+        """Write the progress columns of ``rows`` in one transaction (one UPDATE: ``bulk.py``),
         with the characters' unsaved mind rows (``store/mind.py``: explored rooms, encounters,
         cooldowns, liabilities). Nothing else is written: never item ownership, never stats.
         Unknown ids are ignored."""
         if not rows:
             return
-        params = [
-            {"b_id": r.id, "b_room_id": r.room_id, "b_hp": r.hp, "b_max_hp": r.max_hp,
-             "b_lucidity": r.lucidity, "b_xp": r.xp, "b_level": r.level,
-             "b_posture": r.posture, "b_last_seen": r.last_seen}
-            for r in rows
-        ]
+        values = [(r.id, r.room_id, r.hp, r.max_hp, r.lucidity, r.xp, r.level, r.posture,
+                   r.last_seen) for r in rows]
+
         def run(conn: Connection) -> None:
-            conn.execute(_SAVE_PROGRESS, params)
+            bulk.update(conn, characters, "id", _PROGRESS, values, keep_when_null=("last_seen",))
             if minds:
                 write_mind(conn, minds)
 
