@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from mythos.engine.economy import Busy
 from mythos.store import NameTaken, Store
 from mythos.store.items import Create, Delete, ItemConflict, ItemStore, Move, Ref
 from mythos.store.migrate import upgrade
@@ -151,6 +152,75 @@ async def test_a_hundred_concurrent_gives_keep_every_item(fast_server):
     in_db = {r.id: (r.proto, r.quantity) for r in after if r.id in in_memory}
     assert in_memory == in_db
     assert {r.id for r in after if r.owner.startswith("char:")} <= in_memory.keys()
+    await asyncio.gather(*(c.close() for c in clients))
+
+
+async def test_item_actions_wait_only_for_their_own_room_and_character(fast_server):
+    """An action holds the economy for its character and room only: one in another room
+    goes ahead while a turn holds this one; a whole-economy turn holds up everything."""
+    app = fast_server
+    world, economy = app.game.world, app.game.economy
+    here = world.rooms[world.start_room]
+    ann = await login(app, "Stayer")
+    bob = await login(app, "Wanderer")
+    await walk(bob, world, here.id, "arkham.garrison_st")
+    async with economy.turn(here):  # someone's action in Ann's room, waiting for the database
+        await bob.command("drop 1 coin", say("You drop a coin."), timeout=3)
+        ann.send("drop 1 coin")
+        with pytest.raises(AssertionError, match="waiting for"):
+            await ann.expect(say("You drop a coin."), timeout=0.5)
+    await ann.expect(say("You drop a coin."))  # her turn came as that one ended
+    async with economy.turn():  # the whole economy: nobody's action goes meanwhile
+        bob.send("get coin")
+        with pytest.raises(AssertionError, match="waiting for"):
+            await bob.expect(say("You get a coin."), timeout=0.5)
+    await bob.expect(say("You get a coin."))
+    # No turn in time: refused ("busy"), and nothing is left held or queued by it.
+    async with economy.turn(here):
+        with pytest.raises(Busy):
+            async with economy.turn(app.game.online["stayer"], here, wait=0.2):
+                raise AssertionError("a turn while the room's is held")
+        assert economy._turns.waiting == 0
+    assert economy._turns.active == [] and economy._turns.waiting == 0
+    await ann.command("drop 1 coin", say("You drop a coin."))
+    await asyncio.gather(ann.close(), bob.close())
+
+
+async def test_busy_rooms_side_by_side_keep_every_item(fast_server):
+    """Players in two rooms drop, pick up and pass coins to each other all at once: their
+    actions run side by side (a room each), and nothing is lost, copied, or out of step
+    between memory and the database."""
+    app = fast_server
+    world = app.game.world
+    rooms = [world.start_room, "arkham.garrison_st"]
+    names = [f"Busy{chr(ord('a') + i)}" for i in range(8)]
+    clients = [await login(app, n) for n in names]
+    for c in clients[4:]:
+        await walk(c, world, rooms[0], rooms[1])
+    before = _totals(await db_items(app.store))
+    for i, c in enumerate(clients):
+        mate = names[i ^ 1]  # a partner in the same room
+        for k in range(8):
+            c.send(("drop 2 coins", "get coins", f"give 1 coin to {mate}", "drop journal",
+                    "get journal", f"give pencil to {mate}", "get all", "drop 1 coin")[k])
+        c.send("say done")
+    for c in clients:
+        await c.expect("You say, 'done'", timeout=30)
+    await app.game.economy.settled()
+    after = await db_items(app.store)
+    assert _totals(after) == before
+    in_memory = {}
+    for n in names:
+        for item in walk_items(char_of(app, n).items):
+            in_memory[item.id] = (item.proto.id, item.quantity)
+    for rid in rooms:
+        for item in walk_items(world.rooms[rid].items):
+            in_memory[item.id] = (item.proto.id, item.quantity)
+    in_db = {r.id: (r.proto, r.quantity) for r in after if r.id in in_memory}
+    assert in_memory == in_db
+    owned = {r.id for r in after
+             if r.owner.startswith("char:") or r.owner in {f"room:{x}" for x in rooms}}
+    assert owned <= in_memory.keys()
     await asyncio.gather(*(c.close() for c in clients))
 
 

@@ -7,9 +7,10 @@ database first, then the world in memory, then what anyone is told.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from mythos.commands.table import Ctx, command
 from mythos.engine import itemviews
@@ -22,13 +23,26 @@ from mythos.world.model import Character, Posture
 Handler = Callable[[Ctx, str], Awaitable[None] | None]
 
 
+@contextlib.asynccontextmanager
+async def mine(ctx: Ctx) -> AsyncIterator[None]:
+    """An economy turn for ``ctx.char`` and the room it stands in: what it carries and what
+    lies there (also what others there carry: they stand in the same room). Taken again when
+    the character was moved elsewhere while it waited (a teleport, a flight)."""
+    while True:
+        room = ctx.room
+        async with ctx.game.economy.turn(ctx.char, room):
+            if ctx.room is room:
+                yield
+                return
+
+
 def economic(fn: Handler) -> Handler:
     """Run a command inside an economy turn (see ``Economy.turn``)."""
 
     @functools.wraps(fn)
     async def wrapper(ctx: Ctx, args: str) -> None:
         try:
-            async with ctx.game.economy.turn():
+            async with mine(ctx):
                 result = fn(ctx, args)
                 if inspect.isawaitable(result):
                     await result
@@ -435,7 +449,7 @@ async def summon(ctx: Ctx, args: str) -> None:
         ctx.send(f"There is no item prototype {word!r}.")
         return
     try:
-        async with ctx.game.economy.turn():
+        async with mine(ctx):
             txn = Txn()
             if proto.stack:
                 txn.create(proto, count, ctx.char)

@@ -6,12 +6,13 @@ An action (get, drop, give, put, buy, sell ...) builds a ``Txn``: the database o
 world in memory change and are clients told (text by the command, GMCP here). If it fails, the
 player is told and nothing moves.
 
-Economy actions take turns: a command holds ``Economy.turn()`` from its checks (against the world
-in memory) to the end of its commit, so what it checked cannot change under it while it waits
-for the database. The conditional statements still guard every row, so a database that
-disagrees (another process, a bug) rolls the action back instead of losing or copying an item.
-Turns are short (one transaction); a database that hangs makes the next actions wait at most
-``TURN_WAIT`` seconds before they are refused ("try again"), never the whole game.
+Economy actions take turns: a command holds ``Economy.turn(char, room)`` from its checks (against
+the world in memory) to the end of its commit, so what it checked cannot change under it while it
+waits for the database; actions with no party in common run at once (``engine/turns.py``). The
+conditional statements still guard every row, so a database that disagrees (another process, a
+bug) rolls the action back instead of losing or copying an item. Turns are short (one
+transaction); a database that hangs makes the next actions wait at most ``TURN_WAIT`` seconds
+before they are refused ("try again"), never the whole game.
 
 Item ownership is never written anywhere else: not by the progress flusher, not at logout.
 """
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from mythos.engine import gmcp
+from mythos.engine.turns import Turns
 from mythos.rules.character import starting_kit
 from mythos.rules.items import stack_at
 from mythos.store.db import describe_error
@@ -277,9 +279,7 @@ class Economy:
     def __init__(self, game: Game) -> None:
         self.game = game
         self.store = ItemStore.of(game.store)
-        self._lock = asyncio.Lock()
-        #: Set when the turn holding ``_lock`` ends.
-        self._turn_over = asyncio.Event()
+        self._turns = Turns()
         self._count = game.metrics.item_transactions
 
     @property
@@ -288,38 +288,37 @@ class Economy:
 
     # -- turns and commits ------------------------------------------------------------------
     @contextlib.asynccontextmanager
-    async def turn(self, wait: float = TURN_WAIT) -> AsyncIterator[None]:
-        """Hold the economy while checking and committing one action; ``Busy`` after
-        ``wait`` seconds without a turn."""
+    async def turn(self, *parties: object, wait: float = TURN_WAIT) -> AsyncIterator[None]:
+        """Hold the economy for ``parties`` (the character acting, the room it stands in
+        ...; none: all of it) while checking and committing one action (``engine/turns.py``);
+        ``Busy`` after ``wait`` seconds without a turn."""
         try:
             async with asyncio.timeout(wait):
-                await self._lock.acquire()
+                turn = await self._turns.take(*parties)
         except TimeoutError:
             raise Busy from None
-        self._turn_over = done = asyncio.Event()
         try:
             yield
         finally:
-            done.set()
-            self._lock.release()
+            self._turns.give_back(turn)
 
     async def settled(self) -> None:
         """Wait until no action is between its commit and its change in memory (a login
-        reads a character's items only then): the turn under way, if any, has ended.
+        reads a character's items only then): the turns under way, if any, have ended.
 
-        Not the turns queued behind it: those have not committed anything yet, and any of
-        them may as well start right after this returns (the lock is not held over the read).
+        Not the turns queued behind them: those have not committed anything yet, and any of
+        them may as well start right after this returns (nothing is held over the read).
         Waiting for the whole queue made a login wait for every item action in the game
         queued before it, past its timeout when the database writer is busy."""
-        if self._lock.locked():
-            await self._turn_over.wait()
+        for turn in self._turns.active:
+            await turn.over.wait()
 
     async def commit(self, txn: Txn) -> str | None:
         """Run ``txn`` as one transaction; then change memory and tell the clients.
 
         Returns None when done, else what to tell the player (nothing moved). Call it inside
         ``turn()``."""
-        assert self._lock.locked(), "commit outside a turn"
+        assert self._turns.active, "commit outside a turn"
         if not txn:
             return None
         try:

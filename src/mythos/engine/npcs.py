@@ -571,7 +571,7 @@ class Npcs:
         problem = None
         corpse: Item | None = None
         try:
-            async with economy.turn():
+            async with economy.turn(victim, room):
                 if proto is None:
                     raise RuntimeError("the world has no 'corpse' item prototype")
                 txn = Txn()
@@ -681,7 +681,7 @@ class Npcs:
             return
         corpse = next(i for i in room.items if i.id == item_id)
         try:
-            async with self.game.economy.turn():
+            async with self.game.economy.turn(room):
                 txn = Txn()
                 for item in list(corpse.contents):
                     txn.move(item, item.quantity, room)
