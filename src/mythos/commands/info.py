@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import heapq
+import bisect
 import time
 
 from mythos.commands.table import Ctx, command
@@ -74,19 +74,24 @@ def who(ctx: Ctx, args: str) -> None:
     if prefix and not prefix.isalpha():
         ctx.send("Names have only letters: 'who ab' lists those whose names begin with ab.")
         return
-    online = ctx.game.online  # by lower-case name: the keys sort as the names do
-    found = [key for key in online if key.startswith(prefix)] if prefix else list(online)
-    shown = heapq.nsmallest(WHO_LIMIT, found)
+    online = ctx.game.online
+    names = ctx.game.online_names()  # by lower-case name: the keys sort as the names do
+    start, end = 0, len(names)
+    if prefix:
+        start = bisect.bisect_left(names, prefix)
+        end = bisect.bisect_left(names, prefix + "\U0010ffff", start)
+    shown = names[start:min(end, start + WHO_LIMIT)]
     lines = ["{Y}Investigators in Arkham{x}"]
     for key in shown:
         c = online[key]
         lines.append(f"  [{c.level:>3}] {c.name} the {profession_name(c)}")
-    more = len(found) - len(shown)
+    found = end - start
+    more = found - len(shown)
     if more:
         lines.append(f"  ... and {more:,} more ('who <first letters of a name>' narrows the "
                      "list).")
     if prefix:
-        lines.append(f"{len(found):,} whose names begin with {prefix!r}.")
+        lines.append(f"{found:,} whose names begin with {prefix!r}.")
     n = len(online)
     lines.append(f"{n:,} investigator{'s' if n != 1 else ''} online.")
     ctx.send("\n".join(lines))
