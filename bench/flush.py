@@ -13,11 +13,17 @@ each flush; and the garbage collector's passes over its older generations are ti
 the loop as well, and with thousands of characters in memory they are long: read them apart
 from the flush's own work).
 
+With ``--busy SECONDS`` a task keeps the loop busy meanwhile, in bursts of pure Python work
+that long with a yield between them, never idle, as a saturated server's loop is: what the
+flush then costs depends on how often its writer thread must win the GIL back from the loop
+(``store/bulk.py``).
+
 Reported per round: the flush's wall time (awaited IO included), rows per second, the probe's
 worst and p99 lateness during the flush. Stdout and ``bench/results/flush_<utc time>.json``;
 nothing here is pass/fail. On a shared machine run it niced:
 
     .venv/bin/python -m bench.flush --characters 5000 --rounds 5
+    .venv/bin/python -m bench.flush --characters 5000 --rounds 3 --busy 0.001
     .venv/bin/python -m bench.flush --postgres postgresql+asyncpg://postgres@127.0.0.1:5432/test
 """
 
@@ -29,6 +35,7 @@ import contextlib
 import gc
 import json
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -91,9 +98,12 @@ class Probe:
 @contextlib.asynccontextmanager
 async def database(postgres: str | None):
     """An empty database URL: a temporary SQLite file, or a fresh PostgreSQL database."""
-    if postgres is None:
-        with tempfile.TemporaryDirectory() as tmp:
+    if postgres is None:  # made and removed off the loop (file system calls)
+        tmp = await asyncio.to_thread(tempfile.mkdtemp, prefix="mythos-flush-")
+        try:
             yield f"sqlite:///{Path(tmp) / 'flush.db'}"
+        finally:
+            await asyncio.to_thread(shutil.rmtree, tmp, True)
         return
     import asyncpg
 
@@ -135,7 +145,7 @@ async def run(characters: int, rounds: int, postgres: str | None, seed: int,
               batch: int | None = None, busy: float = 0.0) -> dict:
     rng = random.Random(seed)
     tune_threads()  # the GIL's switch interval the server runs with (app.py)
-    world = await asyncio.to_thread(load_world, default_world_dir())
+    world = await asyncio.to_thread(lambda: load_world(default_world_dir()))
     gc.freeze()  # as the server does once its world is loaded (app.py); players come after
     rooms = [r.id for r in world.rooms.values() if r.zone.id != "limbo"]
     async with database(postgres) as url:
@@ -185,12 +195,14 @@ async def run(characters: int, rounds: int, postgres: str | None, seed: int,
                 print(results[-1], flush=True)
         finally:
             await store.close()
+            gc.unfreeze()  # (for a caller that goes on: the tests)
     return {
         "benchmark": "write_behind_flush",
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "backend": make_url(url).get_backend_name(),
         "characters": characters,
         "batch_size": wb.batch_size,
+        "busy_burst_s": busy,  # 0: an idle loop; else the bursts it was kept busy in
         "setup_s": round(created, 1),
         "rounds": results,
         "flush_s_median": round(statistics.median(r["flush_s"] for r in results), 4),

@@ -211,3 +211,15 @@ def test_the_item_transaction_benchmark_writes_its_results(tmp_path: Path):
         assert set(row) == {"wall_us", "thread_cpu_us", "sqlite3_cpu_us"}
         assert all(value > 0 for value in row.values())
     assert set(result["median"]) == {"wall_us", "thread_cpu_us", "sqlite3_cpu_us"}
+
+
+def test_the_flush_benchmark_on_a_busy_loop_writes_its_results(tmp_path: Path):
+    from bench.flush import main as flush_main
+
+    flush_main(["--characters", "30", "--rounds", "2", "--busy", "0.001", "--out", str(tmp_path)])
+    [path] = tmp_path.glob("flush_sqlite_*.json")
+    result = json.loads(path.read_text())
+    assert result["benchmark"] == "write_behind_flush" and result["characters"] == 30
+    assert result["busy_burst_s"] == 0.001 and len(result["rounds"]) == 2
+    for row in result["rounds"]:
+        assert row["flush_s"] > 0 and row["rows_per_s"] > 0 and row["probe_wakeups"] > 0
