@@ -58,6 +58,11 @@ async def test_economy_is_refused_cleanly_during_an_outage(db_url, start_server)
                         timeout=15)
         await a.command("look", "Exits:")  # the game still answers
         assert _memory(app, "Outagea", "Outageb") == before_memory  # nothing moved in memory
+        # Progress to save (a posture): its flush fails as well, and /health says so. (Without
+        # it, whether a flush fell inside the outage was a race with the walk's last save.)
+        await a.command("sit", "You sit down.")
+        await a.command("stand", "You stand up.")
+        await wait_until(lambda: not app.writebehind.healthy, timeout=15, what="a failed flush")
         status, body = await http_get(app.web_port, "/health")
         assert status == 503 and json.loads(body)["status"] == "degraded"
     after_rows = await db_items(app.store)
