@@ -370,17 +370,28 @@ async def test_flush_in_batches(store: Store) -> None:
 
     sa.event.listen(store.engines.sync_writer, "before_cursor_execute", count)
     try:
-        wb = WriteBehind(store, batch_size=3)
+        # A clock that stands still: every batch comes back at once, none grows.
+        wb = WriteBehind(store, batch_size=3, clock=lambda: 0.0)
         for i, c in enumerate(chars):
             c.xp = 100 + i
             wb.mark(c)
         assert await wb.flush() == 10
+        assert batches == [3, 3, 3, 1]
+        # Batches that come back slowly (each reading of this clock 0.12 s after the last)
+        # are followed by bigger ones: twice the size after 0.1 s and more (GROW_STEP 0.05).
+        ticks = iter(range(1000))
+        slow = WriteBehind(store, batch_size=3, clock=lambda: next(ticks) * 0.12)
+        for i, c in enumerate(chars):
+            c.xp = 200 + i
+            slow.mark(c)
+        batches.clear()
+        assert await slow.flush() == 10
     finally:
         sa.event.remove(store.engines.sync_writer, "before_cursor_execute", count)
-    assert batches == [3, 3, 3, 1]
-    assert wb.dirty_count == 0
+    assert batches == [3, 6, 1]
+    assert wb.dirty_count == 0 and slow.dirty_count == 0
     for i in range(10):
-        assert (await store.get_character(f"cultist{i}")).xp == 100 + i
+        assert (await store.get_character(f"cultist{i}")).xp == 200 + i
 
 
 async def test_mind_rows_saved_and_replaced_with_progress(store: Store) -> None:

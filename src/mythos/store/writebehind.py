@@ -1,10 +1,11 @@
 """Write-behind of character progress (room, HP, XP, lucidity, level, posture).
 
 The game marks a character dirty when its progress changes (``mark``: sync, O(1)); a background
-task flushes what is dirty every ``interval`` seconds, in transactions of at most ``batch_size``
-rows. Progress is snapshotted with ``Character.progress()`` on the loop right before each write;
-after the write, a character whose progress no longer equals the snapshot stays dirty, so a change
-that lands while a write is in flight is never lost. A failed write keeps its rows dirty (the
+task flushes what is dirty every ``interval`` seconds, in transactions of ``batch_size`` rows
+(more after one that came back slowly: ``_next_size``). Progress is snapshotted with
+``Character.progress()`` on the loop right before each write; after the write, a character whose
+progress no longer equals the snapshot stays dirty, so a change that lands while a write is in
+flight is never lost. A failed write keeps its rows dirty (the
 ``Character`` objects themselves are kept, so a character that logged out while the database was
 down is still saved later) and the loop retries with a backoff that doubles up to ``max_backoff``.
 Only one flush runs at a time.
@@ -36,6 +37,11 @@ if TYPE_CHECKING:
     from mythos.world.model import Character
 
 log = structlog.get_logger(__name__)
+
+#: A flush's next batch is ``batch_size`` times the seconds the last took over ``GROW_STEP``
+#: (at least one, at most ``GROW_MAX``): see ``WriteBehind._next_size``.
+GROW_STEP = 0.05
+GROW_MAX = 20
 
 
 class WriteBehind:
@@ -174,21 +180,35 @@ class WriteBehind:
             ids = list(self._dirty)
             written = 0
             ok = True
-            for i in range(0, len(ids), self.batch_size):
-                chunk = [c for cid in ids[i:i + self.batch_size]
-                         if (c := self._dirty.get(cid)) is not None]
+            i, size = 0, self.batch_size
+            while i < len(ids):
+                chunk = [c for cid in ids[i:i + size] if (c := self._dirty.get(cid)) is not None]
+                i += size
                 if not chunk:
                     continue
+                sent = self._clock()
                 if not await self._write(chunk):
                     ok = False
                     break
                 written += len(chunk)
+                size = self._next_size(self._clock() - sent)
             if self.metrics is not None:
                 self.metrics.flush_duration.observe(self._clock() - started)
             if ok:
                 self._succeeded()
             self._update_gauge()
             return written
+
+    def _next_size(self, took: float) -> int:
+        """Rows for the next batch of a flush, given how long the last one took to come back.
+
+        ``batch_size`` bounds how long one batch's snapshot holds the loop (about 6 us a row).
+        But each batch also waits for its answer, and on a saturated loop every wait is a turn
+        of the loop, hundreds of milliseconds: 20 batches of 250 then took seconds, and a crash
+        meanwhile would lose that much progress. So a batch whose answer was slow is followed
+        by a bigger one, up to ``GROW_MAX`` times the size, its snapshot still a few percent of
+        the time the answer took."""
+        return self.batch_size * max(1, min(GROW_MAX, int(took / GROW_STEP)))
 
     async def flush_character(self, char: Character, *,
                               last_seen: datetime | None = None) -> bool:
