@@ -177,18 +177,26 @@ def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 3)
 
 
+def _mean(m0: dict[Any, float], m1: dict[Any, float], name: str) -> float | None:
+    """A histogram's mean between two scrapes (its sum over its count): unlike a quantile,
+    not bounded by the highest bucket."""
+    n = counter_delta(m0, m1, f"{name}_count")
+    return counter_delta(m0, m1, f"{name}_sum") / n if n > 0 else None
+
+
 def server_numbers(m0: dict[Any, float], m1: dict[Any, float], seconds: float,
                    ) -> dict[str, Any]:
     """What the server's own /metrics say about the window between two scrapes."""
     if not m0 or not m1:
         return {"loop_lag_p99_ms": None, "pulse_p99_ms": None, "flush_p99_ms": None,
-                "gc2_pauses": None, "gc2_p99_ms": None, "gc_percent": None,
+                "flush_mean_ms": None, "gc2_pauses": None, "gc2_p99_ms": None, "gc_percent": None,
                 "server_commands_per_s": None}
     return {
         "loop_lag_p99_ms": _ms(histogram_quantile(m0, m1, "mythos_event_loop_lag_seconds",
                                                   0.99)),
         "pulse_p99_ms": _ms(histogram_quantile(m0, m1, "mythos_pulse_duration_seconds", 0.99)),
         "flush_p99_ms": _ms(histogram_quantile(m0, m1, "mythos_flush_duration_seconds", 0.99)),
+        "flush_mean_ms": _ms(_mean(m0, m1, "mythos_flush_duration_seconds")),
         # full collections of the garbage collector: how many, and how long they held it all
         "gc2_pauses": round(counter_delta(m0, m1, "mythos_gc_pause_seconds_count",
                                           {"generation": "2"})),

@@ -25,8 +25,8 @@ from mudclient import http_get
 REPO = Path(__file__).resolve().parents[1]
 STEP_KEYS = {"target", "scenario", "bots", "connected", "seconds", "commands_per_s",
              "latency_ms", "by_command", "errors", "error_count", "loop_lag_p99_ms",
-             "pulse_p99_ms", "flush_p99_ms", "cpu_percent", "rss_mib", "rss_per_connection_kib",
-             "load_generators"}
+             "pulse_p99_ms", "flush_p99_ms", "flush_mean_ms", "cpu_percent", "rss_mib",
+             "rss_per_connection_kib", "load_generators"}
 
 
 def commands_total(text: str) -> float:

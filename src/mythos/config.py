@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     start_room: str | None = None  # default: the world's start_room
     pulse_seconds: float = 0.1
     flush_interval: float = 1.0
-    flush_batch: int = 250  # rows per transaction: each batch is ~2-4 ms of loop work
+    flush_batch: int = 250  # rows per transaction (~2-4 ms of loop work), more when slow
     max_line: int = 4096
     output_limit: int = 512 * 1024  # bytes queued for one client before it is disconnected
     commands_per_second: float = 20.0  # per session; the burst is twice that

@@ -25,7 +25,8 @@ class Metrics:
         self.subsystem_errors = Counter(
             "mythos_subsystem_errors", "Subsystem runs that raised", ["subsystem"], registry=r)
         self.flush_duration = Histogram(
-            "mythos_flush_duration_seconds", "Write-behind flush duration", buckets=_FAST,
+            "mythos_flush_duration_seconds", "Write-behind flush duration",
+            buckets=(*_FAST, 5.0, 10.0, 30.0),  # a saturated server's flush takes seconds
             registry=r)
         self.flush_rows = Counter(
             "mythos_flush_rows", "Progress rows written by the write-behind flusher", registry=r)
