@@ -170,6 +170,12 @@ async def test_item_actions_wait_only_for_their_own_room_and_character(fast_serv
         with pytest.raises(AssertionError, match="waiting for"):
             await ann.expect(say("You drop a coin."), timeout=0.5)
     await ann.expect(say("You drop a coin."))  # her turn came as that one ended
+    # /metrics shows how long actions waited for their turns: hers, half a second and more.
+    waited = app.metrics.registry.get_sample_value
+    assert waited("mythos_economy_turn_wait_seconds_count") >= 3
+    assert waited("mythos_economy_turn_wait_seconds_sum") >= 0.5
+    assert waited("mythos_economy_turn_wait_seconds_bucket", {"le": "0.25"}) < \
+        waited("mythos_economy_turn_wait_seconds_count")
     async with economy.turn():  # the whole economy: nobody's action goes meanwhile
         bob.send("get coin")
         with pytest.raises(AssertionError, match="waiting for"):

@@ -53,6 +53,10 @@ class Metrics:
             "mythos_item_transactions",
             "Economy transactions (item moves): committed, conflict (the database disagreed), "
             "failed (the database did not answer)", ["result"], registry=r)
+        self.turn_wait = Histogram(
+            "mythos_economy_turn_wait_seconds",
+            "How long an item action waited for its economy turn (engine/turns.py)",
+            buckets=(*_FAST, 5.0, 10.0), registry=r)
         self.disconnects_slow = Counter(
             "mythos_slow_client_disconnects",
             "Clients disconnected because their output buffer passed the bound", registry=r)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -281,6 +282,7 @@ class Economy:
         self.store = ItemStore.of(game.store)
         self._turns = Turns()
         self._count = game.metrics.item_transactions
+        self._waited = game.metrics.turn_wait
 
     @property
     def world(self) -> Any:
@@ -292,11 +294,14 @@ class Economy:
         """Hold the economy for ``parties`` (the character acting, the room it stands in
         ...; none: all of it) while checking and committing one action (``engine/turns.py``);
         ``Busy`` after ``wait`` seconds without a turn."""
+        asked = time.perf_counter()
         try:
             async with asyncio.timeout(wait):
                 turn = await self._turns.take(*parties)
         except TimeoutError:
             raise Busy from None
+        finally:
+            self._waited.observe(time.perf_counter() - asked)
         try:
             yield
         finally:
