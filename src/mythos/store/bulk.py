@@ -16,7 +16,6 @@ it would be by any other statement). Rows are tuples in the order of ``columns``
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
@@ -29,12 +28,14 @@ Row = Sequence[Any]
 
 #: ``UPDATE ... FROM`` arrived in SQLite 3.33 (2020); the JSON functions are built in since
 #: 3.38 and in Debian's and Python's own builds long before.
-ONE_STATEMENT = sqlite3.sqlite_version_info >= (3, 33, 0)
+ONE_STATEMENT_SINCE = (3, 33, 0)
 
 
 def one_statement(conn: Connection) -> bool:
-    """Whether ``conn`` takes a batch as one statement over a JSON array."""
-    return ONE_STATEMENT and conn.dialect.name == "sqlite"
+    """Whether ``conn`` takes a batch as one statement over a JSON array: SQLite, new enough
+    (the version SQLAlchemy read from the library when it connected)."""
+    dialect = conn.dialect
+    return dialect.name == "sqlite" and (dialect.server_version_info or ()) >= ONE_STATEMENT_SINCE
 
 
 def insert(conn: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[Row],

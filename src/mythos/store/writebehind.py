@@ -5,10 +5,9 @@ task flushes what is dirty every ``interval`` seconds, in transactions of ``batc
 (more after one that came back slowly: ``_next_size``). Progress is snapshotted with
 ``Character.progress()`` on the loop right before each write; after the write, a character whose
 progress no longer equals the snapshot stays dirty, so a change that lands while a write is in
-flight is never lost. A failed write keeps its rows dirty (the
-``Character`` objects themselves are kept, so a character that logged out while the database was
-down is still saved later) and the loop retries with a backoff that doubles up to ``max_backoff``.
-Only one flush runs at a time.
+flight is never lost. A failed write keeps its rows dirty (the ``Character`` objects themselves
+are kept, so a character that logged out while the database was down is still saved later) and
+the loop retries with a backoff that doubles up to ``max_backoff``. Only one flush runs at a time.
 
 With the progress go the new rows of each character's mind (explored rooms, horrors met, rite
 cooldowns, liabilities: ``Character.mind.pending``), in the same transaction; a failed write
