@@ -208,13 +208,15 @@ async def test_the_world_hears_only_trusted_gateways(shared: Cluster) -> None:
 @module_loop
 @with_logs
 async def test_the_world_speaks_each_gateway_its_own_wire_version(shared: Cluster) -> None:
-    """GMCP goes to a gateway of this release as JSON encoded once by the world (``j``); to a
-    gateway that does not name its version (an older release, still running while the world
-    was restarted on a newer one) as plain data (``o``), which is all it understands."""
+    """A gateway of this release gets a session's text and GMCP of one flush in one op
+    (``s``), the GMCP as JSON encoded once by the world; a gateway of wire 2 (an older release,
+    still running while the world was restarted on a newer one) the text (``t``) and each GMCP
+    message as JSON (``j``); one that does not name its version (wire 1) GMCP as plain data
+    (``o``). Each gets only what it understands, and the same."""
     p = shared.prefix
     nc = await nats.connect(NATS_URL)
     try:
-        ops: dict[str, list[list]] = {"1": [], "2": []}
+        ops: dict[str, list[list]] = {"1": [], "2": [], "3": []}
 
         async def on_out(msg: Msg) -> None:
             for op in decode(msg.data)["ops"]:
@@ -225,7 +227,8 @@ async def test_the_world_speaks_each_gateway_its_own_wire_version(shared: Cluste
         signed = {TOKEN_HEADER: TOKEN}
         connect = {"k": "connect", "kind": "telnet", "peer": "127.0.0.1:1", "term": {},
                    "oob": []}
-        for sid, extra, name in (("1", {}, "Oldwire"), ("2", {"wire": 2}, "Newwire")):
+        for sid, extra, name in (("1", {}, "Oldwire"), ("2", {"wire": 2}, "Midwire"),
+                                 ("3", {"wire": 3}, "Newwire")):
             await nc.publish(f"{p}.in.elder.{sid}", encode({**connect, **extra}),
                              headers=signed)
             await nc.publish(f"{p}.in.elder.{sid}", encode(
@@ -233,13 +236,26 @@ async def test_the_world_speaks_each_gateway_its_own_wire_version(shared: Cluste
         await nc.flush()
 
         def vitals(sid: str) -> list:
-            return [op for op in ops[sid] if op[0] in "oj" and op[2] == "Char.Vitals"]
+            found = [op[3] for op in ops[sid] if op[0] in "oj" and op[2] == "Char.Vitals"]
+            for op in ops[sid]:
+                if op[0] == "s":
+                    found += [op[4][i + 1] for i in range(0, len(op[4]), 2)
+                              if op[4][i] == "Char.Vitals"]
+            return found
 
-        await wait_until(lambda: vitals("1") and vitals("2"), 15, "Char.Vitals for both")
-        old, new = vitals("1")[0], vitals("2")[0]
-        assert old[0] == "o" and old[3]["hp"] == old[3]["maxhp"] > 0, old
-        assert new[0] == "j" and decode(new[3].encode()) == old[3], new
+        def texts(sid: str) -> str:
+            return "".join(op[2] for op in ops[sid] if op[0] in "ts")
+
+        await wait_until(lambda: vitals("1") and vitals("2") and vitals("3"), 15,
+                         "Char.Vitals for all three")
+        old, mid, new = vitals("1")[0], vitals("2")[0], vitals("3")[0]
+        assert old["hp"] == old["maxhp"] > 0, old
+        assert decode(mid.encode()) == decode(new.encode()) == old, (mid, new)
         assert {op[0] for op in ops["1"]} <= {"t", "o", "e", "b"}, ops["1"]
+        assert {op[0] for op in ops["2"]} <= {"t", "j", "e", "b"}, ops["2"]
+        assert {op[0] for op in ops["3"]} <= {"s", "e", "b"}, ops["3"]
+        for sid, name in (("1", "Oldwire"), ("2", "Midwire"), ("3", "Newwire")):
+            assert f"Welcome to Arkham, {name}" in texts(sid), texts(sid)[-500:]
         for sid in ops:
             await nc.publish(f"{p}.in.elder.{sid}", encode({"k": "gone"}), headers=signed)
         await nc.flush()

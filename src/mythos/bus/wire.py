@@ -16,9 +16,15 @@ Gateway -> world, one subject per session, ``<prefix>.in.<gateway>.<session>``; 
 World -> gateway, batched: ``<prefix>.out.<gateway>`` carries ``{"ops": [...]}``, every op a list
 naming its session (output of one pulse to thousands of clients is one message, not thousands):
 
-- ``["t", sid, text, prompt]``: rendered text; ``prompt``: it ends with a prompt (telnet GA/EOR)
-- ``["j", sid, package, json]``: one GMCP message, its data as JSON text (or null: none),
-  encoded once by the world for everyone who gets it (to a gateway of wire 2 and later)
+- ``["s", sid, text, prompt, gmcp]``: what a session is sent at once (a pulse's news, a
+  command's answer), to be written in one go: rendered ``text`` ("" for none), ``prompt``: it
+  ends with a prompt (telnet GA/EOR), then its GMCP messages as one flat list ``[package,
+  json, package, json, ...]``, each message's data as JSON text (or null: none), encoded once
+  by the world for everyone who gets it (to a gateway of wire 3 and later)
+- ``["t", sid, text, prompt]``: rendered text; ``prompt``: it ends with a prompt (to a
+  gateway of wire 1 or 2)
+- ``["j", sid, package, json]``: one GMCP message, its data as JSON text (or null: none), to a
+  gateway of wire 2
 - ``["o", sid, package, data]``: one GMCP message, its data as is (to a gateway of wire 1)
 - ``["e", sid, on]``: echo on or off (password prompts)
 - ``["b", sid, name]``: the session is now playing ``name`` (kept by the gateway for restarts)
@@ -39,8 +45,9 @@ import re
 
 #: The version of these messages, sent by gateways with each ``connect``: a world of a newer
 #: release sends a gateway of an older one only what it understands, so the world can be
-#: restarted on a new release while the gateways keep their players. 2: the ``j`` op.
-WIRE = 2
+#: restarted on a new release while the gateways keep their players. 2: the ``j`` op; 3: the
+#: ``s`` op (a session's text and GMCP in one op, one write).
+WIRE = 3
 #: Seconds between heartbeats, both ways.
 HEARTBEAT = 1.0
 #: A world or gateway not heard from for this long is taken for dead.

@@ -15,12 +15,16 @@ Network side, for each new client::
     ...terminal facts as they arrive: session.update_terminal(width=.., ttype=.., ansi=..)
     ...when the socket is gone:      session.disconnected()
 
-Engine side: the session writes rendered text and out-of-band messages to ``conn`` once per
-pulse (and at once after its own command), and calls ``conn.close()`` to hang up.
+Engine side: the session writes what it has queued, rendered text and out-of-band messages
+together, with one ``conn.write_output(...)`` once per pulse (and at once after its own
+command), and calls ``conn.close()`` to hang up. The gateway writes its own messages with
+``write_text``, and holds a client's writes of one message from the world for one system call
+(``hold``/``release``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 
@@ -29,6 +33,12 @@ class Connection(Protocol):
     kind: str
     #: The client's address, "host:port".
     peer: str
+
+    def write_output(self, text: str, prompt: bool,
+                     oob: Sequence[tuple[str, Any] | None]) -> None:
+        """Queue a session's output of one flush in one go: rendered ``text`` ("" for none,
+        else as ``write_text``), ``prompt``: it ends with a prompt (``send_prompt_end``), then
+        the out-of-band messages ``(package, data)`` (None: a place left empty, skipped)."""
 
     def write_text(self, text: str) -> None:
         """Queue text for the client. ``text`` is rendered already (ANSI or plain) and uses

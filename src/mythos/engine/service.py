@@ -66,6 +66,19 @@ def terminal_facts(raw: Any) -> dict[str, Any]:
     return out
 
 
+def _size(op: list[Any]) -> int:
+    """About how many bytes ``op`` takes in a message: its text and JSON, the rest counted
+    roughly."""
+    code = op[0]
+    if code == "s":
+        return len(op[2]) + sum(len(part) + 8 for part in op[4] if part is not None)
+    if code == "t":
+        return len(op[2])
+    if code == "j" and op[3] is not None:
+        return len(op[3]) + 40
+    return 200
+
+
 class RemoteConnection:
     """A client on a gateway, as the engine sees it (``engine/connection.py``)."""
 
@@ -78,35 +91,30 @@ class RemoteConnection:
         self.kind = kind if kind in ("telnet", "websocket") else "telnet"
         self.peer = peer[:80]
         self.closed = False
-        self._last_text: list[Any] | None = None
 
-    def write_text(self, text: str) -> None:
-        if self.closed or not text:
-            return
-        op = ["t", self.sid, text, False]
-        self._last_text = op
-        self.service.emit(self.gateway, op)
-
-    def send_prompt_end(self) -> None:
-        if self._last_text is not None:
-            self._last_text[3] = True  # still in this turn's batch: it ends with the prompt
-            self._last_text = None
-
-    def write_oob(self, package: str, data: Any) -> None:
+    def write_output(self, text: str, prompt: bool, oob: list[tuple[str, Any] | None]) -> None:
         if self.closed:
             return
-        if self.wire >= 2:  # JSON here, once (an Encoded is once for all its listeners)
-            self.service.emit(self.gateway, ["j", self.sid, package, gmcp.as_json(data)])
-        else:
-            plain = data.data if isinstance(data, gmcp.Encoded) else data
-            self.service.emit(self.gateway, ["o", self.sid, package, plain])
-
-    @property
-    def oob_enabled(self) -> bool:
-        return True  # the gateway drops GMCP for a client that did not agree to it
-
-    def buffered(self) -> int:
-        return 0  # the gateway watches its sockets' buffers
+        emit, gateway, sid = self.service.emit, self.gateway, self.sid
+        if self.wire >= 3:  # all of it in one op: one write on the gateway
+            gmcp_ops: list[str | None] = []
+            for message in oob:
+                if message is not None:
+                    gmcp_ops.append(message[0])
+                    gmcp_ops.append(gmcp.as_json(message[1]))  # an Encoded is JSON already
+            emit(gateway, ["s", sid, text, prompt, gmcp_ops])
+            return
+        if text:
+            emit(gateway, ["t", sid, text, prompt])
+        for message in oob:
+            if message is None:
+                continue
+            package, data = message
+            if self.wire == 2:
+                emit(gateway, ["j", sid, package, gmcp.as_json(data)])
+            else:
+                emit(gateway, ["o", sid, package,
+                               data.data if isinstance(data, gmcp.Encoded) else data])
 
     def set_echo(self, on: bool) -> None:
         if not self.closed:
@@ -264,11 +272,15 @@ class WorldService:
     def _flush_outbox(self) -> None:
         self._flush_scheduled = False
         boxes, self._outbox = self._outbox, {}
+        whole = self.bus.kind == "local"  # handed over as it is: no message size to keep to
         for gateway, ops in boxes.items():
             subject = self.subjects.outbound(gateway)
+            if whole:
+                self.bus.publish(subject, {"ops": ops})
+                continue
             start, size = 0, 0
-            for i, op in enumerate(ops):  # text is most of it; the rest is counted roughly
-                size += len(op[2]) if op[0] == "t" else 200
+            for i, op in enumerate(ops):
+                size += _size(op)
                 if size > BATCH_BYTES:
                     self.bus.publish(subject, {"ops": ops[start:i + 1]})
                     start, size = i + 1, 0

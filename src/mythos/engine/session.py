@@ -111,22 +111,19 @@ class Session:
         """Write what is queued to the connection (the gateway hangs up on a client that
         stopped reading)."""
         self.game.pending_output.discard(self)
-        if self.closed or not (self._out or self._oob):
+        out, oob = self._out, self._oob
+        if self.state == "closed" or not (out or oob):
             return
-        out, self._out = self._out, []
-        oob, self._oob = self._oob, []
-        self._coalesced = {}
+        self._out, self._oob = [], []
+        if self._coalesced:
+            self._coalesced = {}
+        text = ""
         if out:
-            text = self._rendered(out)
-            if self.playing:
+            ansi = self.ansi
+            text = "".join([rendered_line(t, ansi) for t in out])
+            if self.state == "playing" and self.char is not None:
                 text += self._rendered_prompt()
-            self.conn.write_text(text)
-            self.conn.send_prompt_end()
-        if self.conn.oob_enabled:
-            write_oob = self.conn.write_oob
-            for message in oob:
-                if message is not None:
-                    write_oob(*message)
+        self.conn.write_output(text, bool(out), oob)  # text, GMCP: one write
 
     def _rendered(self, texts: list[str | Shared]) -> str:
         """Queued markup as this client shows it, each text ending in a new line."""

@@ -308,7 +308,9 @@ class Gateway:
                 if session not in touched:
                     touched.add(session)
                     conn.hold()  # all its output of this message in one write
-                if code == "t":
+                if code == "s":
+                    conn.write_frames(op[2], op[3], op[4])
+                elif code == "t":
                     conn.write_text(op[2])
                     if op[3]:
                         conn.send_prompt_end()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import functools
 import json
 import re
 from collections import deque
@@ -88,6 +89,17 @@ def _codec(name: str) -> str | None:
 
 # --------------------------------------------------------------------------------------------
 # terminal facts
+
+
+@functools.lru_cache(maxsize=256)
+def _gmcp_frame(package: str, json_text: str | None) -> bytes:
+    """One GMCP message as it goes on the wire (``IAC SB GMCP package json IAC SE``), kept a
+    while: a room's or a zone channel's listeners are sent the very same one, one after the
+    other."""
+    payload = package.encode("utf-8")
+    if json_text is not None:
+        payload += b" " + json_text.encode("utf-8")
+    return IAC + SB + GMCP + payload.replace(IAC, IAC + IAC) + IAC + SE
 
 
 def colour_from_ttypes(ttypes: list[str]) -> bool:
@@ -492,9 +504,29 @@ class TelnetConnection:
     def write_text(self, text: str) -> None:
         if not self._alive() or not text:
             return
+        self._send(self._encoded(text))
+
+    def _encoded(self, text: str) -> bytes:
+        """Text as it goes on the wire: CR LF line ends, the client's charset, IAC doubled."""
         wire = text.replace("\r\n", "\n").replace("\n", "\r\n")
-        data = wire.encode(self._proto.charset, errors="replace")
-        self._send(data.replace(IAC, IAC + IAC))
+        return wire.encode(self._proto.charset, errors="replace").replace(IAC, IAC + IAC)
+
+    def write_frames(self, text: str, prompt: bool, gmcp_ops: list[str | None]) -> None:
+        """A session's output in one go (the world's ``s`` op, ``bus/wire.py``): ``text``
+        ("" for none), ``prompt``: it ends with a prompt, then GMCP messages as a flat
+        ``[package, json, ...]``."""
+        if not self._alive():
+            return
+        parts = [self._encoded(text)] if text else []
+        if prompt:
+            end = self._prompt_end()
+            if end:
+                parts.append(end)
+        if gmcp_ops and self.oob_enabled:
+            for i in range(0, len(gmcp_ops) - 1, 2):
+                parts.append(_gmcp_frame(str(gmcp_ops[i]), gmcp_ops[i + 1]))
+        if parts:
+            self._send(parts[0] if len(parts) == 1 else b"".join(parts))
 
     def write_oob(self, package: str, data: Any) -> None:
         self.write_gmcp(package, gmcp.as_json(data))
@@ -502,19 +534,22 @@ class TelnetConnection:
     def write_gmcp(self, package: str, json_text: str | None) -> None:
         if not self._alive() or not self.oob_enabled:
             return
-        payload = package.encode("utf-8")
-        if json_text is not None:
-            payload += b" " + json_text.encode("utf-8")
-        self._send(IAC + SB + GMCP + payload.replace(IAC, IAC + IAC) + IAC + SE)
+        self._send(_gmcp_frame(package, json_text))
 
     def send_prompt_end(self) -> None:
-        if not self._alive():
-            return
+        if self._alive():
+            end = self._prompt_end()
+            if end:
+                self._send(end)
+
+    def _prompt_end(self) -> bytes:
+        """What marks a prompt's end for this client: EOR, else GA unless it suppressed GA."""
         w = self._writer
         if w.local_option.enabled(EOR):
-            self._send(IAC + CMD_EOR)
-        elif not w.local_option.enabled(SGA):
-            self._send(IAC + GA)
+            return IAC + CMD_EOR
+        if not w.local_option.enabled(SGA):
+            return IAC + GA
+        return b""
 
     @property
     def oob_enabled(self) -> bool:

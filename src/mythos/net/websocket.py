@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import re
 import struct
@@ -87,6 +88,14 @@ def text_frame(payload: bytes) -> bytes:
     return struct.pack("!BBQ", 0x81, 127, n) + payload
 
 
+@functools.lru_cache(maxsize=256)
+def _gmcp_body(package: str, json_text: str | None) -> str:
+    """One GMCP message as a frame's JSON text, kept a while: a room's or a zone channel's
+    listeners are sent the very same one, one after the other."""
+    return (f'{{"type":"gmcp","package":{orjson.dumps(package).decode()},'
+            f'"data":{"null" if json_text is None else json_text}}}')
+
+
 def _dump(frame: dict[str, Any]) -> str:
     return orjson.dumps(frame).decode()
 
@@ -132,14 +141,29 @@ class WebSocketConnection:
         self._push(frame, len(text) + 32)
         self._last_text = frame
 
+    def write_frames(self, text: str, prompt: bool, gmcp_ops: list[str | None]) -> None:
+        """A session's output in one go (the world's ``s`` op, ``bus/wire.py``): ``text``
+        ("" for none), ``prompt``: it ends with a prompt, then GMCP messages as a flat
+        ``[package, json, ...]``."""
+        if self.closed:
+            return
+        if text:
+            frame: dict[str, Any] = {"type": "text", "text": text}
+            if prompt:
+                frame["prompt"] = True
+            self._push(frame, len(text) + 32)
+            self._last_text = frame
+        for i in range(0, len(gmcp_ops) - 1, 2):
+            body = _gmcp_body(str(gmcp_ops[i]), gmcp_ops[i + 1])
+            self._push(body, len(body))
+
     def write_oob(self, package: str, data: Any) -> None:
         self.write_gmcp(package, gmcp.as_json(data))
 
     def write_gmcp(self, package: str, json_text: str | None) -> None:
         if self.closed:
             return
-        body = (f'{{"type":"gmcp","package":{orjson.dumps(package).decode()},'
-                f'"data":{"null" if json_text is None else json_text}}}')
+        body = _gmcp_body(package, json_text)
         self._push(body, len(body))
 
     def hold(self) -> None:
