@@ -86,6 +86,33 @@ async def test_the_pulse_keeps_ticking_and_runs_timers_while_the_server_runs(ser
     await close_all(a, b)
 
 
+async def test_news_waits_for_the_output_interval_but_never_holds_an_answer(start_server,
+                                                                           tmp_path):
+    """What a client hears is written to it at most every ``output_interval``: lines that come
+    meanwhile wait and go together. Its own command's answer never waits, and brings along
+    what did. (A long interval here, so that no pulse could have written the lines.)"""
+    app = await start_server(f"sqlite:///{tmp_path / 'news.db'}", output_interval=60.0,
+                             npcs=False, lucidity_seconds=3600.0)
+
+    def pulse_writes() -> float:
+        return app.metrics.registry.get_sample_value("mythos_output_pulse_writes_total") or 0.0
+
+    ann = await login(app, "Annwn")
+    bob = await login(app, "Bobbin")
+    await ann.command("look", "Exits:")  # Annwn was just written to
+    before = pulse_writes()
+    for i in range(4):
+        await bob.command(f"emote waves {i}.", f"Bobbin waves {i}.")  # each answered at once
+        await asyncio.sleep(0.15)  # more than a pulse apart: each would have gone alone
+    assert "Bobbin waves" not in ann.text_plain
+    await ann.command("look", "Exits:")
+    heard = [m.group(1) for m in re.finditer(r"Bobbin waves (\d)\.", ann.text_plain)]
+    assert heard == ["0", "1", "2", "3"], ann.text_plain[-800:]
+    assert ann.text_plain.index("Bobbin waves 3.") < ann.text_plain.rindex("Exits:")
+    assert pulse_writes() == before  # all four came with the answer, none by the pulse
+    await close_all(ann, bob)
+
+
 async def test_metrics_time_the_garbage_collectors_full_passes(server):
     """A full collection stops everything, the loop included: /metrics says how long each took
     (a cause of loop lag to look for when it is high)."""

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     # Game
     start_room: str | None = None  # default: the world's start_room
     pulse_seconds: float = 0.1
+    #: Seconds between two writes of others' news to one client (what it hears, sees arrive,
+    #: feels): what comes meanwhile waits and goes in one write, or at once with the answer
+    #: to its own next command, which never waits. A busy zone then costs each client a few
+    #: writes a second, not one per line. 0: at every pulse.
+    output_interval: float = Field(default=0.25, ge=0)
     flush_interval: float = 1.0
     flush_batch: int = 250  # rows per transaction (~2-4 ms of loop work), more when slow
     max_line: int = 4096

@@ -57,6 +57,11 @@ class Metrics:
             "mythos_economy_turn_wait_seconds",
             "How long an item action waited for its economy turn (engine/turns.py)",
             buckets=(*_FAST, 5.0, 10.0), registry=r)
+        self.output_pulse_writes = Counter(
+            "mythos_output_pulse_writes",
+            "Writes of others' news to clients by the output pulse (at most one per client "
+            "every output_interval; the answers to a client's own commands are not counted)",
+            registry=r)
         self.disconnects_slow = Counter(
             "mythos_slow_client_disconnects",
             "Clients disconnected because their output buffer passed the bound", registry=r)

@@ -330,16 +330,31 @@ class Game:
 
     # -- pulse subsystems ---------------------------------------------------------------------
     def flush_output(self) -> None:
-        """The output pulse: every session with something queued writes it, ``FLUSH_CHUNK``
-        sessions per turn of the loop, so reading commands and waking timers go on in between
-        (a thousand sessions with news take tens of milliseconds)."""
-        self._flush_chunk(asyncio.get_running_loop(), list(self.pending_output), 0)
+        """The output pulse: every session with news queued writes it, unless it wrote less
+        than ``output_interval`` ago (then at a later pulse, or at once with the answer to its
+        own next command): in a busy zone each client gets one write a few times a second,
+        not one per line it hears. ``FLUSH_CHUNK`` sessions per turn of the loop, so reading
+        commands and waking timers go on in between (a thousand sessions with news take tens
+        of milliseconds)."""
+        pending = self.pending_output
+        if not pending:
+            return
+        s = self.settings
+        # Due: written at least an interval ago, give or take half a pulse (the pulse nearest
+        # to the interval's end, not the one after it).
+        cutoff = time.monotonic() - s.output_interval + s.pulse_seconds / 2
+        due = [session for session in pending if session.flushed_at <= cutoff]
+        if due:
+            self._flush_chunk(asyncio.get_running_loop(), due, 0)
 
     def _flush_chunk(self, loop: asyncio.AbstractEventLoop, sessions: list[Session],
                      start: int) -> None:
         end = start + FLUSH_CHUNK
+        written = 0
         for session in sessions[start:end]:
-            session.flush()  # nothing to do if it flushed on its own meanwhile
+            written += session.flush()  # nothing to do if it flushed on its own meanwhile
+        if written:
+            self.metrics.output_pulse_writes.inc(written)
         if end < len(sessions):
             loop.call_soon(self._flush_chunk, loop, sessions, end)
 

@@ -49,6 +49,9 @@ class Session:
         #: package took the place (``_coalesced``: package -> its index here).
         self._oob: list[tuple[str, Any] | None] = []
         self._coalesced: dict[str, int] = {}
+        #: When its output was last written (``time.monotonic``): the output pulse writes
+        #: others' news to it again only ``output_interval`` later (``Game.flush_output``).
+        self.flushed_at = 0.0
         #: The prompt last rendered, and what it showed (hp, max hp, lucidity, colour).
         self._prompt: tuple[tuple[int, int, int, bool], str] | None = None
         self._tokens = game.settings.commands_per_second * 2
@@ -107,13 +110,14 @@ class Session:
             wanted = self._wants[package] = gmcp.supported(package, supported)
         return wanted
 
-    def flush(self) -> None:
+    def flush(self) -> bool:
         """Write what is queued to the connection (the gateway hangs up on a client that
-        stopped reading)."""
+        stopped reading); whether there was anything."""
         self.game.pending_output.discard(self)
         out, oob = self._out, self._oob
         if self.state == "closed" or not (out or oob):
-            return
+            return False
+        self.flushed_at = time.monotonic()
         self._out, self._oob = [], []
         if self._coalesced:
             self._coalesced = {}
@@ -124,6 +128,7 @@ class Session:
             if self.state == "playing" and self.char is not None:
                 text += self._rendered_prompt()
         self.conn.write_output(text, bool(out), oob)  # text, GMCP: one write
+        return True
 
     def _rendered(self, texts: list[str | Shared]) -> str:
         """Queued markup as this client shows it, each text ending in a new line."""
