@@ -16,6 +16,7 @@ import pytest
 import structlog
 
 from mythos.engine import guard
+from mythos.net import forwarded
 
 from mudclient import HOST, PASSWORD, MudClient, http_get, login, wait_until
 from webclient import WebClient
@@ -60,6 +61,76 @@ async def test_connection_cap_per_address(start_server, tmp_path):
     sample = app.metrics.registry.get_sample_value
     assert sample("mythos_connections_refused_total", {"reason": "address"}) == 1
     await close_all(*first, other, again)
+
+
+async def test_behind_a_trusted_proxy_browsers_keep_their_own_addresses(start_server, tmp_path):
+    """Behind a reverse proxy named in ``trusted_proxies`` (this test, on 127.0.0.1, plays the
+    proxy), a browser is known by the address the proxy relayed for: the per-address cap
+    counts it alone, ``metrics_loopback_only`` refuses it, and the resume cookie is Secure
+    when the proxy was reached over HTTPS. A browser cannot pose as another by sending the
+    header itself: the proxy's own entry, the last, is the one believed."""
+    app = await start_server(f"sqlite:///{tmp_path / 'proxy.db'}", trusted_proxies=["127.0.0.1"],
+                             max_connections_per_address=1, metrics_loopback_only=True)
+
+    def browser(*chain: str, proto: str = "http") -> WebClient:
+        return WebClient(app, headers={"X-Forwarded-For": ", ".join(chain),
+                                       "X-Forwarded-Proto": proto})
+
+    alice, bob = browser("203.0.113.7", proto="https"), browser("198.51.100.9")
+    sly = browser("198.51.100.20", "203.0.113.7")  # its own claim, then what the proxy saw
+    try:
+        body = {"name": "Proxied", "password": PASSWORD, "profession": ""}
+        async with alice.http.post(alice.base + "/api/create", json=body,
+                                   headers={"Origin": alice.origin}) as resp:
+            assert resp.status == 200, await resp.text()
+            cookie = resp.headers.get("Set-Cookie", "")
+            token = (await resp.json())["token"]
+        assert "mythos_resume=" in cookie and "Secure" in cookie, cookie
+        await alice.open()
+        await alice.auth(token)
+        await alice.expect("Exits:")
+        assert app.game.online["proxied"].link.peer_host == "203.0.113.7"
+        await bob.enter("Elsewhere")  # another address: the cap of one does not hold it back
+        assert app.game.online["elsewhere"].link.peer_host == "198.51.100.9"
+        token = await sly.token("Sly")
+        await sly.open()
+        await sly.auth(token)
+        await sly.expect(re.escape(guard.TOO_MANY_HERE))  # 203.0.113.7 has its one place
+        # /metrics for this machine only: not for a browser the proxy relays.
+        async with bob.http.get(bob.base + "/metrics") as resp:
+            assert resp.status == 403
+        assert (await http_get(app.web_port, "/metrics"))[0] == 200  # no header: the machine
+    finally:
+        for w in (alice, bob, sly):
+            await w.close()
+
+    # A server that trusts no proxy ignores the header: anyone can send it.
+    plain = await start_server(f"sqlite:///{tmp_path / 'plain.db'}")
+    web = WebClient(plain, headers={"X-Forwarded-For": "203.0.113.7",
+                                    "X-Forwarded-Proto": "https"})
+    try:
+        await web.enter("Direct")
+        assert plain.game.online["direct"].link.peer_host == "127.0.0.1"
+        resume = [c for c in web.http.cookie_jar if c.key == "mythos_resume"]
+        assert resume and not resume[0]["secure"]  # the proxy's word on HTTPS is not taken
+    finally:
+        await web.close()
+
+
+@pytest.mark.parametrize(("peer", "chain", "expected"), [
+    ("127.0.0.1", ["203.0.113.7"], "203.0.113.7"),
+    ("127.0.0.1", ["203.0.113.7, 10.1.2.3"], "203.0.113.7"),  # through a second proxy of ours
+    ("127.0.0.1", ["10.9.9.9, 10.1.2.3"], "10.9.9.9"),  # every hop ours: the first
+    ("127.0.0.1", ["bogus, 203.0.113.7:5123"], "203.0.113.7"),  # a port is dropped
+    ("127.0.0.1", ["203.0.113.7, bogus"], "127.0.0.1"),  # garbled: no further than the proxy
+    ("127.0.0.1", ["[2001:db8::7]:443"], "2001:db8::7"),
+    ("::ffff:127.0.0.1", ["203.0.113.7"], "203.0.113.7"),  # a dual-stack socket's peer
+    ("127.0.0.1", [], "127.0.0.1"),
+    ("192.0.2.1", ["203.0.113.7"], "192.0.2.1"),  # not a proxy of ours
+])
+def test_the_client_behind_a_proxy_is_the_nearest_address_not_a_proxy(peer, chain, expected):
+    trusted = forwarded.networks(["127.0.0.1", "10.0.0.0/8"])
+    assert forwarded.client_of(peer, chain, [], "http", trusted) == (expected, "http")
 
 
 async def test_connection_cap_in_total_covers_websocket_too(start_server, tmp_path):

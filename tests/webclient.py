@@ -24,11 +24,13 @@ from mudclient import HOST, PASSWORD, strip_ansi
 
 class WebClient:
     def __init__(self, app: Any, *, origin: str | None = None,
-                 local_addr: tuple[str, int] | None = None) -> None:
+                 local_addr: tuple[str, int] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        """``headers``: sent with every request (a proxy's X-Forwarded-For, say)."""
         self.base = f"http://{HOST}:{app.web_port}"
         self.origin = self.base if origin is None else origin
         connector = aiohttp.TCPConnector(local_addr=local_addr) if local_addr else None
-        self.http = aiohttp.ClientSession(connector=connector,
+        self.http = aiohttp.ClientSession(connector=connector, headers=headers,
                                           cookie_jar=aiohttp.CookieJar(unsafe=True))
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         #: Every frame received, decoded.

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_network
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -98,9 +100,30 @@ class Settings(BaseSettings):
     http_idle_timeout: float = 15.0
     metrics_token: str = ""  # if set, /metrics wants "Authorization: Bearer <token>"
     metrics_loopback_only: bool = False  # /metrics answers only clients on this machine
+    #: Reverse proxies in front of the web port, as addresses or networks ("127.0.0.1",
+    #: "10.0.0.0/8"; in the environment comma-separated): a request from one of them is taken
+    #: to come from the address its X-Forwarded-For names (the nearest that is not itself such
+    #: a proxy), over the scheme its X-Forwarded-Proto names (``net/forwarded.py``). Empty:
+    #: those headers are ignored, as anyone can send them.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     argon2_time_cost: int = 3  # argon2id parameters for new password hashes
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            value = [str(v).strip() for v in value]
+            for entry in value:
+                try:
+                    ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f"{entry!r} is not an address or a network (such as "
+                                     "127.0.0.1 or 10.0.0.0/8)") from None
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from mythos.config import Settings
 from mythos.metrics import Metrics
-from mythos.net import static, webauth, websocket
+from mythos.net import forwarded, static, webauth, websocket
 from mythos.net.gateway import Gateway
 
 #: ``(healthy, body)`` of the process, for ``/health``.
@@ -68,7 +68,9 @@ class WebListener:
 
 async def start_web(settings: Settings, metrics: Metrics, health: Health, host: str, port: int,
                     *, gateway: Gateway | None = None) -> WebListener:
-    webapp = web.Application(client_max_size=64 * 1024)
+    proxies = forwarded.networks(settings.trusted_proxies)
+    webapp = web.Application(client_max_size=64 * 1024,
+                             middlewares=[forwarded.middleware(proxies)] if proxies else [])
     webapp.router.add_get("/health", _health_page(health))
     webapp.router.add_get("/metrics", _metrics_page(settings, metrics))
     sockets = None

@@ -466,7 +466,8 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     transport = request.transport
     peername = transport.get_extra_info("peername") if transport is not None else None
-    peer = f"{peername[0]}:{peername[1]}" if peername else f"{client_host(request)}:0"
+    # The client's address (behind a trusted proxy, the one it relayed for: net/forwarded.py).
+    peer = f"{client_host(request)}:{peername[1] if peername else 0}"
     gateway = request.app[GATEWAY_KEY]
     conn = WebSocketConnection(ws, peer, transport)  # type: ignore[arg-type]
     sockets: set[WebSocketConnection] = request.app[SOCKETS_KEY]
