@@ -75,7 +75,12 @@ async def test_a_browser_player_plays_beside_a_telnet_player(server):
         f["type"] == "gmcp" and f["package"] == "Room.Info" and f["data"]["num"] == target
         for f in m))
     assert any(f["type"] == "text" and "Exits:" in f["text"] for f in together)
-    assert {"Char.Vitals", "Room.Players"} <= {f.get("package") for f in together}
+    packages = {f.get("package") for f in together}
+    assert {"Char.Status", "Room.Players", "Room.Npcs"} <= packages
+    # What a step does not change is not sent again (vitals, inventory): GMCP.md.
+    assert "Char.Vitals" not in packages
+    assert not [f for f in together if f.get("package") == "Char.Items.List"
+                and f["data"]["location"] == "inv"]
     await bob.expect(f"Ashley leaves {direction}.")
     assert await bob.expect_gmcp("Room.RemovePlayer") == "Ashley"
     assert server.game.online["ashley"].room_id == target

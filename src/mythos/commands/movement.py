@@ -33,7 +33,7 @@ def walk(ctx: Ctx, direction: str) -> None:
     game.oob_room(move.target, "Room.AddPlayer", gmcp.player_entry(char), exclude=(char,))
     game.changed(char)
     game.show_room(ctx.session)
-    game.send_state(ctx.session)
+    game.send_state(ctx.session, walked=True)
     game.npcs.player_arrived(char, move.target)
 
 

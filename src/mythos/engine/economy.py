@@ -468,12 +468,14 @@ class Economy:
             for s in sessions:
                 s.oob(packages[kind], data)
 
-    def send_lists(self, session: Session) -> None:
-        """Char.Items.List of the inventory and of the room (login, every move)."""
+    def send_lists(self, session: Session, *, inventory: bool = True) -> None:
+        """Char.Items.List of the inventory (unless not ``inventory``: a step changes none)
+        and of the room (login, every move)."""
         char = session.char
         if char is None:
             return
-        session.oob("Char.Items.List", gmcp.items_list("inv", char.items))
+        if inventory:
+            session.oob("Char.Items.List", gmcp.items_list("inv", char.items))
         session.oob("Char.Items.List",
                     gmcp.items_list("room", self.world.rooms[char.room_id].items))
 

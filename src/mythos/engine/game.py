@@ -248,18 +248,22 @@ class Game:
         text = room_text(self.room_of(char), char, session.width)
         session.write(self.lucidity.perceive_room(char, text))  # a fractured mind sees wrong
 
-    def send_state(self, session: Session) -> None:
-        """Everything a client shows of its character and room: at login and after a move."""
+    def send_state(self, session: Session, *, walked: bool = False) -> None:
+        """Everything a client shows of its character and room: at login, when it asks, after
+        being moved; after a step (``walked``) what a step changes: the status (its area),
+        the room, who and what is there. Vitals and the inventory go when they change
+        (``changed``, the economy's Char.Items.*), as GMCP.md has it."""
         char = session.char
         assert char is not None
         room = self.room_of(char)
         self.lucidity.visit(char)  # exploration: the first visit of each room is kept
-        session.oob("Char.Vitals", gmcp.vitals(char))
+        if not walked:
+            session.oob("Char.Vitals", gmcp.vitals(char))
         session.oob("Char.Status", gmcp.status(char, room))
         session.oob("Room.Info", gmcp.room_info(room))
         session.oob("Room.Players", gmcp.room_players(room))
         session.oob("Room.Npcs", gmcp.room_npcs(room))
-        self.economy.send_lists(session)  # Char.Items.List of "inv" and "room"
+        self.economy.send_lists(session, inventory=not walked)  # Char.Items.List
 
     def relocate(self, char: Character, room: Room, *, leaves: str = "vanishes.",
                  arrives: str = "appears.") -> None:
