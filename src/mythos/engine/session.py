@@ -123,8 +123,7 @@ class Session:
             self._coalesced = {}
         text = ""
         if out:
-            ansi = self.ansi
-            text = "".join([rendered_line(t, ansi) for t in out])
+            text = self._rendered(out)
             if self.state == "playing" and self.char is not None:
                 text += self._rendered_prompt()
         self.conn.write_output(text, bool(out), oob)  # text, GMCP: one write
