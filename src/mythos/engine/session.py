@@ -115,7 +115,7 @@ class Session:
         stopped reading); whether there was anything."""
         self.game.pending_output.discard(self)
         out, oob = self._out, self._oob
-        if self.state == "closed" or not (out or oob):
+        if self.closed or not (out or oob):
             return False
         self.flushed_at = time.monotonic()
         self._out, self._oob = [], []
@@ -124,7 +124,7 @@ class Session:
         text = ""
         if out:
             text = self._rendered(out)
-            if self.state == "playing" and self.char is not None:
+            if self.playing:
                 text += self._rendered_prompt()
         self.conn.write_output(text, bool(out), oob)  # text, GMCP: one write
         return True

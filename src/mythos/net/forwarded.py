@@ -73,10 +73,7 @@ def middleware(trusted: Sequence[Network]) -> Callable[[web.Request, Handler],
                                                         Awaitable[web.StreamResponse]]:
     @web.middleware
     async def forwarded(request: web.Request, handler: Handler) -> web.StreamResponse:
-        transport = request.transport
-        peername = transport.get_extra_info("peername") if transport is not None else None
-        peer = str(peername[0]) if peername else request.remote
-        remote, scheme = client_of(peer, request.headers.getall(hdrs.X_FORWARDED_FOR, []),
+        remote, scheme = client_of(request.remote, request.headers.getall(hdrs.X_FORWARDED_FOR, []),
                                    request.headers.getall(hdrs.X_FORWARDED_PROTO, []),
                                    request.scheme, trusted)
         if remote != request.remote or scheme != request.scheme:

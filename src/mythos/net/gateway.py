@@ -308,12 +308,16 @@ class Gateway:
                 if session not in touched:
                     touched.add(session)
                     conn.hold()  # all its output of this message in one write
-                if code == "s":
-                    conn.write_frames(op[2], op[3], op[4])
-                elif code == "t":
+                if code == "s" or code == "t":  # held above: text, prompt, GMCP in one write
                     conn.write_text(op[2])
                     if op[3]:
                         conn.send_prompt_end()
+                    if code == "s":
+                        gmcp_ops = op[4]
+                        for i in range(0, len(gmcp_ops) - 1, 2):
+                            json_text = gmcp_ops[i + 1]
+                            conn.write_gmcp(str(gmcp_ops[i]),
+                                            json_text if isinstance(json_text, str) else None)
                 elif code == "j":
                     conn.write_gmcp(str(op[2]), op[3] if isinstance(op[3], str) else None)
                 elif code == "o":

@@ -504,29 +504,9 @@ class TelnetConnection:
     def write_text(self, text: str) -> None:
         if not self._alive() or not text:
             return
-        self._send(self._encoded(text))
-
-    def _encoded(self, text: str) -> bytes:
-        """Text as it goes on the wire: CR LF line ends, the client's charset, IAC doubled."""
         wire = text.replace("\r\n", "\n").replace("\n", "\r\n")
-        return wire.encode(self._proto.charset, errors="replace").replace(IAC, IAC + IAC)
-
-    def write_frames(self, text: str, prompt: bool, gmcp_ops: list[str | None]) -> None:
-        """A session's output in one go (the world's ``s`` op, ``bus/wire.py``): ``text``
-        ("" for none), ``prompt``: it ends with a prompt, then GMCP messages as a flat
-        ``[package, json, ...]``."""
-        if not self._alive():
-            return
-        parts = [self._encoded(text)] if text else []
-        if prompt:
-            end = self._prompt_end()
-            if end:
-                parts.append(end)
-        if gmcp_ops and self.oob_enabled:
-            for i in range(0, len(gmcp_ops) - 1, 2):
-                parts.append(_gmcp_frame(str(gmcp_ops[i]), gmcp_ops[i + 1]))
-        if parts:
-            self._send(parts[0] if len(parts) == 1 else b"".join(parts))
+        data = wire.encode(self._proto.charset, errors="replace")
+        self._send(data.replace(IAC, IAC + IAC))
 
     def write_oob(self, package: str, data: Any) -> None:
         self.write_gmcp(package, gmcp.as_json(data))
@@ -537,19 +517,13 @@ class TelnetConnection:
         self._send(_gmcp_frame(package, json_text))
 
     def send_prompt_end(self) -> None:
-        if self._alive():
-            end = self._prompt_end()
-            if end:
-                self._send(end)
-
-    def _prompt_end(self) -> bytes:
-        """What marks a prompt's end for this client: EOR, else GA unless it suppressed GA."""
+        if not self._alive():
+            return
         w = self._writer
         if w.local_option.enabled(EOR):
-            return IAC + CMD_EOR
-        if not w.local_option.enabled(SGA):
-            return IAC + GA
-        return b""
+            self._send(IAC + CMD_EOR)
+        elif not w.local_option.enabled(SGA):
+            self._send(IAC + GA)
 
     @property
     def oob_enabled(self) -> bool:

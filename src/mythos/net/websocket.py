@@ -141,22 +141,6 @@ class WebSocketConnection:
         self._push(frame, len(text) + 32)
         self._last_text = frame
 
-    def write_frames(self, text: str, prompt: bool, gmcp_ops: list[str | None]) -> None:
-        """A session's output in one go (the world's ``s`` op, ``bus/wire.py``): ``text``
-        ("" for none), ``prompt``: it ends with a prompt, then GMCP messages as a flat
-        ``[package, json, ...]``."""
-        if self.closed:
-            return
-        if text:
-            frame: dict[str, Any] = {"type": "text", "text": text}
-            if prompt:
-                frame["prompt"] = True
-            self._push(frame, len(text) + 32)
-            self._last_text = frame
-        for i in range(0, len(gmcp_ops) - 1, 2):
-            body = _gmcp_body(str(gmcp_ops[i]), gmcp_ops[i + 1])
-            self._push(body, len(body))
-
     def write_oob(self, package: str, data: Any) -> None:
         self.write_gmcp(package, gmcp.as_json(data))
 
