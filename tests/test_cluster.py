@@ -254,6 +254,7 @@ async def test_the_world_speaks_each_gateway_its_own_wire_version(shared: Cluste
         assert {op[0] for op in ops["1"]} <= {"t", "o", "e", "b"}, ops["1"]
         assert {op[0] for op in ops["2"]} <= {"t", "j", "e", "b"}, ops["2"]
         assert {op[0] for op in ops["3"]} <= {"s", "e", "b"}, ops["3"]
+        assert all(len(op) == 5 for op in ops["3"] if op[0] == "s"), ops["3"]  # no line
         for sid, name in (("1", "Oldwire"), ("2", "Midwire"), ("3", "Newwire")):
             assert f"Welcome to Arkham, {name}" in texts(sid), texts(sid)[-500:]
         for sid in ops:
@@ -261,6 +262,73 @@ async def test_the_world_speaks_each_gateway_its_own_wire_version(shared: Cluste
         await nc.flush()
     finally:
         await nc.close()
+
+
+@module_loop
+@with_logs
+async def test_each_line_runs_once(shared: Cluster) -> None:
+    """Lines are numbered (wire 4). Before an item moves, the world tells the gateway which
+    line began and flushes that to NATS (``n``), so a gateway never sends that line to a new
+    world; every ``s`` op carries the last line begun too. A world sent again a line it
+    began (the gateway took the session up again in the same world) skips it; the player it
+    had let go comes back in where the others see it."""
+    p = shared.prefix
+    watcher = await login(shared.node("gateway", "alpha"), "Wakeful")
+    nc = await nats.connect(NATS_URL)
+    try:
+        ops: list[tuple[int, list]] = []  # (the message it came in, the op)
+
+        async def on_out(msg: Msg) -> None:
+            for op in decode(msg.data)["ops"]:
+                ops.append((id(msg), op))
+
+        await nc.subscribe(f"{p}.out.numbered", cb=on_out)
+        await nc.flush()
+        subject, signed = f"{p}.in.numbered.1", {TOKEN_HEADER: TOKEN}
+
+        async def send(message: dict) -> None:
+            await nc.publish(subject, encode(message), headers=signed)
+            await nc.flush()
+
+        def texts() -> str:
+            return "".join(op[2] for _, op in ops if op[0] == "s")
+
+        connect = {"k": "connect", "kind": "telnet", "peer": "127.0.0.1:1", "term": {},
+                   "oob": [], "wire": 4}
+        await send(connect)
+        await send({"k": "line", "t": f"create Numbra {PASSWORD}", "n": 1})
+        await wait_until(lambda: "Exits:" in texts(), 15, "Numbra in the game")
+        entered = next(op for _, op in ops if op[0] == "b")
+        assert entered[2] == "Numbra" and isinstance(entered[3], str), entered
+        await send({"k": "line", "t": "drop journal", "n": 2})
+        await wait_until(lambda: "You drop a leather-bound journal" in texts(), 10, "the drop")
+        began = next((i for i, (_, op) in enumerate(ops) if op[0] == "n"), None)
+        assert began is not None, f"no 'n' op before the drop: {ops}"
+        dropped = next(i for i, (_, op) in enumerate(ops)
+                       if op[0] == "s" and "You drop" in op[2])
+        assert ops[began][1] == ["n", "1", 2], ops[began]
+        assert began < dropped and ops[began][0] != ops[dropped][0], ops[began:dropped + 1]
+        assert ops[dropped][1][5] == 2, ops[dropped]
+
+        # The gateway takes the session up again in the same world and sends line 2 again:
+        # it was begun, so it is skipped; line 3 runs.
+        mark = len(ops)
+        await send({**connect, "login": {"name": "Numbra", "resume": True,
+                                         "epoch": entered[3]}})
+        await send({"k": "line", "t": "drop journal", "n": 2})
+        await send({"k": "line", "t": "say Only once.", "n": 3})
+        await wait_until(lambda: "You say, 'Only once.'" in texts(), 15, "line 3")
+        again = "".join(op[2] for _, op in ops[mark:] if op[0] == "s")
+        assert "drop" not in again and "carrying" not in again, again
+        said = next(op for _, op in ops[mark:] if op[0] == "s" and "Only once" in op[2])
+        assert said[5] == 3, said
+        await watcher.expect("Numbra has left the game.")
+        await watcher.expect("Numbra has entered the game.")  # it was let go by this world
+        await watcher.expect(re.escape("Numbra says, 'Only once.'"))
+        await send({"k": "gone"})
+    finally:
+        await nc.close()
+    await close(watcher)
 
 
 @module_loop
@@ -303,13 +371,18 @@ async def test_staff_reload_reexecs_the_world_process(shared: Cluster) -> None:
 @with_logs
 async def test_a_crashed_world_takes_its_players_back(shared: Cluster) -> None:
     """SIGKILL the world: the gateways notice its silence and tell their players, who stay
-    connected; a world started again takes them back into the game where they were saved."""
+    connected; a world started again takes them back into the game where they were saved.
+    A line typed before the gateways noticed is not lost: it runs in the new world. Nobody
+    sees the others come back (nobody saw them go), and the message of the day is not shown
+    again."""
     world = shared.node("world")
     alpha, beta = shared.node("gateway", "alpha"), shared.node("gateway", "beta")
     ida = await login(alpha, "Ida")
     jonas = await login(beta, "Jonas")
-    jonas.send("south")
-    await room_of(jonas, "arkham.south_garrison")
+    for c in (ida, jonas):
+        c.send("south")
+        await room_of(c, "arkham.south_garrison")
+    await ida.expect("Jonas arrives")
     store = await Store.open(shared.db_url)
     try:  # a crash loses what is not saved yet: wait for the walk to be
         loop = asyncio.get_running_loop()
@@ -322,6 +395,8 @@ async def test_a_crashed_world_takes_its_players_back(shared: Cluster) -> None:
         await store.close()
 
     await world.kill()
+    marks = {c: len(c.text_plain) for c in (ida, jonas)}
+    jonas.send("say Still there?")  # into the silence: the gateway does not know yet
     for c in (ida, jonas):
         await c.expect("The world has gone quiet", timeout=15)
     ida.send("say Is anyone there?")
@@ -330,9 +405,15 @@ async def test_a_crashed_world_takes_its_players_back(shared: Cluster) -> None:
     await ida.expect(steadies("Ida"), timeout=BACK)
     await ida.expect(re.escape("You say, 'Is anyone there?'"))  # typed while it was down
     await jonas.expect(steadies("Jonas"), timeout=BACK)
+    await jonas.expect(re.escape("You say, 'Still there?'"))  # typed as it died
     await room_of(jonas, "arkham.south_garrison")
     listed = await who(jonas)
     assert "Ida the" in listed and "Jonas the" in listed, listed
+    await ida.command("say One more.", "You say")
+    await jonas.expect(re.escape("Ida says, 'One more.'"))
+    for c in (ida, jonas):
+        since = c.text_plain[marks[c]:]
+        assert "has entered the game" not in since and "A R K H A M" not in since, since
     await close(ida, jonas)
 
 
@@ -472,11 +553,15 @@ async def test_a_message_over_the_size_limit_is_dropped_unread(tmp_path: Path) -
 
 async def test_reload_in_one_process_keeps_the_connection(server) -> None:
     """``reload`` in ``mythos serve``: a new world in the same process (App.restart_world),
-    the telnet connection kept, the player where it was."""
+    the telnet connection kept, the player where it was. Players in one room see nobody
+    leave or come back, and the message of the day is not shown again."""
     keeper = await staff(server, "Keeper")
     guest = await login(server, "Guest")
-    guest.send("east")
-    await room_of(guest, "arkham.main_street")
+    for c in (guest, keeper):
+        c.send("east")
+        await room_of(c, "arkham.main_street")
+    await guest.expect("Keeper arrives")
+    mark = len(guest.text_plain)
     old = server.world
     keeper.send("reload")
     await guest.expect("Keeper restarts the world")
@@ -487,4 +572,9 @@ async def test_reload_in_one_process_keeps_the_connection(server) -> None:
     await guest.command("look", "Main Street")
     listed = await who(keeper)
     assert "Guest the" in listed and "2 investigators online" in listed, listed
+    await keeper.command("say Still here.", "You say")
+    await guest.expect(re.escape("Keeper says, 'Still here.'"))
+    since = guest.text_plain[mark:]
+    for unwanted in ("has left the game", "has entered the game", "A R K H A M"):
+        assert unwanted not in since, since
     await close(keeper, guest)

@@ -9,9 +9,22 @@ Gateway -> world, one subject per session, ``<prefix>.in.<gateway>.<session>``; 
   or "websocket"), ``peer`` ("host:port"), ``term`` (width, height, ttype, ansi, charset),
   ``oob`` (the client's Core.Hello and Core.Supports.* so far, to replay), and ``login`` when the
   player is logged in already: ``{"name", "new", "resume"}`` (the browser's login API, or a
-  player who was in the game when the world restarted).
-- ``line`` (``t``: one line typed), ``oob`` (``p`` package, ``d`` data), ``term`` (facts that
-  changed), ``gone`` (the socket closed).
+  player who was in the game when the world restarted; in a resume also ``epoch``: the world
+  the player was last in; another world's means it comes back from a restart, without
+  fanfare; this world's, that it had been let go and comes back in).
+- ``line`` (``t``: one line typed; ``n``: its number, counted by the gateway per session from
+  1, wire 4 and later), ``oob`` (``p`` package, ``d`` data), ``term`` (facts that changed),
+  ``gone`` (the socket closed).
+
+Lines typed while a world dies are not lost: the world says which line of a session it has
+begun (``n``, below), and the gateway keeps each line it sent that the world has not yet said it
+began. When a world takes the session up again (after a restart, a crash, the world's ``x``)
+the gateway sends those lines again, in order, then the ones that waited. A line the world said
+it began is never sent again (a crash may have cut it short). One it began without having said
+so yet may run twice; so before an economy action changes the database the world makes sure
+the gateway has heard that its line began (``n``, flushed to NATS): an item or money move is
+never made twice. A world sent a line again that it has begun already (it let the session go
+and took it back) skips it.
 
 World -> gateway, batched: ``<prefix>.out.<gateway>`` carries ``{"ops": [...]}``, every op a list
 naming its session (output of one pulse to thousands of clients is one message, not thousands):
@@ -20,23 +33,29 @@ naming its session (output of one pulse to thousands of clients is one message, 
   command's answer), to be written in one go: rendered ``text`` ("" for none), ``prompt``: it
   ends with a prompt (telnet GA/EOR), then its GMCP messages as one flat list ``[package,
   json, package, json, ...]``, each message's data as JSON text (or null: none), encoded once
-  by the world for everyone who gets it (to a gateway of wire 3 and later)
+  by the world for everyone who gets it (to a gateway of wire 3 and later); to a gateway of
+  wire 4 and later a sixth item: the number of the last line of this session the world began
+- ``["n", sid, line]``: the world began that line (wire 4), sent before an economy action
+  commits; otherwise the count rides on ``s``
 - ``["t", sid, text, prompt]``: rendered text; ``prompt``: it ends with a prompt (to a
   gateway of wire 1 or 2)
 - ``["j", sid, package, json]``: one GMCP message, its data as JSON text (or null: none), to a
   gateway of wire 2
 - ``["o", sid, package, data]``: one GMCP message, its data as is (to a gateway of wire 1)
 - ``["e", sid, on]``: echo on or off (password prompts)
-- ``["b", sid, name]``: the session is now playing ``name`` (kept by the gateway for restarts)
+- ``["b", sid, name, epoch]``: the session is now playing ``name`` in the world of ``epoch``
+  (kept by the gateway for restarts)
 - ``["r", sid, code, message]``: a login was refused (the browser shows it)
 - ``["c", sid, message, reconnect]``: hang up, after ``message``
 - ``["w", sid, message]``: the world is going down for a restart: say ``message``, keep the
   connection, take the session up again when the world is back
 - ``["x", sid]``: the world does not know this session (it restarted): take it up again
 
-Presence: ``<prefix>.world.status`` (``{"state": "up"|"down", "epoch", "restarting", "mssp"}``,
-every second and at each change) and ``<prefix>.gateway.status`` (``{"gateway", "state",
-"sessions"}``, every second). Requests: ``<prefix>.world.auth`` (the browser's login API).
+Presence: ``<prefix>.world.status`` (``{"state": "up"|"down", "epoch", "wire", "restarting",
+"mssp"}``, every second and at each change; ``wire``: the version the world speaks, missing: 1;
+a gateway keeps lines to send again only for a world of wire 4 and later) and
+``<prefix>.gateway.status`` (``{"gateway", "state", "sessions"}``, every second). Requests:
+``<prefix>.world.auth`` (the browser's login API).
 """
 
 from __future__ import annotations
@@ -46,8 +65,9 @@ import re
 #: The version of these messages, sent by gateways with each ``connect``: a world of a newer
 #: release sends a gateway of an older one only what it understands, so the world can be
 #: restarted on a new release while the gateways keep their players. 2: the ``j`` op; 3: the
-#: ``s`` op (a session's text and GMCP in one op, one write).
-WIRE = 3
+#: ``s`` op (a session's text and GMCP in one op, one write); 4: lines numbered, the ``n`` op and
+#: the line begun on ``s``.
+WIRE = 4
 #: Seconds between heartbeats, both ways.
 HEARTBEAT = 1.0
 #: A world or gateway not heard from for this long is taken for dead.

@@ -24,8 +24,16 @@ command), and calls ``conn.close()`` to hang up. The gateway writes its own mess
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from typing import Any, Protocol
+
+#: Set by the world's bus service (``engine/service.py``) in the task that handles a player's
+#: line: awaited before an economy action changes the database, it makes sure the player's
+#: gateway has heard that the line began, so that a line whose change was made is never sent to
+#: the world again after a crash (``bus/wire.py``).
+before_commit: ContextVar[Callable[[], Awaitable[None]] | None] = ContextVar(
+    "before_commit", default=None)
 
 
 class Connection(Protocol):

@@ -171,8 +171,11 @@ class Game:
         self.lucidity.attach(char, mind)
         return char
 
-    def enter_world(self, session: Session, char: Character, role: str) -> None:
-        """Put a logged-in player's character in the world, taking over any older session."""
+    def enter_world(self, session: Session, char: Character, role: str, *, motd: bool = True,
+                    announce: bool = True) -> None:
+        """Put a logged-in player's character in the world, taking over any older session.
+        ``motd``: show the message of the day; ``announce``: tell the room it entered the
+        game (not when it comes back from a world that restarted: nobody saw it go)."""
         key = char.name.lower()
         old = char.link if key in self.online else None
         char.role = role
@@ -192,13 +195,14 @@ class Game:
             self._online_sorted = None
             room = self.world.rooms[char.room_id]
             movement.place(self.world, char, room)
-            self.to_room(room, f"{char.name} has entered the game.", exclude=(char,))
+            if announce:
+                self.to_room(room, f"{char.name} has entered the game.", exclude=(char,))
             self.oob_room(room, "Room.AddPlayer", gmcp.player_entry(char), exclude=(char,))
         session.conn.entered(char.name)
         self.metrics.players_online.set(len(self.online))
         self.metrics.logins.labels("ok").inc()
         log.info("player_entered", name=char.name, peer=session.conn.peer)
-        if self.world.motd:
+        if motd and self.world.motd:
             session.write(self.world.motd)
         self.lucidity.send_map(session)  # Room.Map: the rooms explored before
         self.show_room(session)
@@ -225,7 +229,7 @@ class Game:
         self.npcs.stop_fighting(char)
         room = self.world.rooms.get(char.room_id)
         movement.remove(self.world, char)
-        if room is not None:
+        if room is not None and not self.shutting_down:  # all go: each is told why, once
             self.to_room(room, f"{char.name} has left the game.")
             self.oob_room(room, "Room.RemovePlayer", char.name)
         self.metrics.players_online.set(len(self.online))

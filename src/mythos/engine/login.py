@@ -152,10 +152,12 @@ async def create_account(game: Game, name: str, password: str,
 
 
 async def enter_game(game: Game, session: Session, name: str, role: str,
-                     welcome: Callable[[str], str] = welcome_back) -> bool:
+                     welcome: Callable[[str], str] = welcome_back, *, motd: bool = True,
+                     announce: bool = True) -> bool:
     """Load the character of ``name`` and put it in the world on ``session`` (taking over any
-    other session of it). False if the session went away meanwhile; ``LoginRefused``
-    (``no_character``) if there is no character to play."""
+    other session of it; ``motd`` and ``announce`` as ``Game.enter_world``). False if the
+    session went away meanwhile; ``LoginRefused`` (``no_character``) if there is no character
+    to play."""
     kept = await store_call(game.social.fetch(name))  # aliases, mutes: before the load
     char = await store_call(game.load_character(name))
     # No await between the load and enter_world: no other login can slip in between.
@@ -165,7 +167,7 @@ async def enter_game(game: Game, session: Session, name: str, role: str,
         raise LoginRefused(NO_CHARACTER, "no_character")
     game.social.apply(char, kept)
     session.write(welcome(char.name))
-    game.enter_world(session, char, role)
+    game.enter_world(session, char, role, motd=motd, announce=announce)
     return True
 
 

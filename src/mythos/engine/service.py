@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from mythos.bus import Bus, Subscription
-from mythos.bus.wire import BATCH_BYTES, HEARTBEAT, MAX_QUEUED_LINES, SILENCE, Subjects
+from mythos.bus.wire import BATCH_BYTES, HEARTBEAT, MAX_QUEUED_LINES, SILENCE, WIRE, Subjects
 from mythos.engine import gmcp
+from mythos.engine.connection import before_commit
 from mythos.engine.login import (
     UNREACHABLE,
     ArchivesUnreachable,
@@ -91,6 +92,10 @@ class RemoteConnection:
         self.kind = kind if kind in ("telnet", "websocket") else "telnet"
         self.peer = peer[:80]
         self.closed = False
+        #: The number of the last line of this session begun here, and the last the gateway
+        #: was told of (``bus/wire.py``: lines are never run twice).
+        self.begun = 0
+        self.told = 0
 
     def write_output(self, text: str, prompt: bool, oob: list[tuple[str, Any] | None]) -> None:
         if self.closed:
@@ -102,7 +107,11 @@ class RemoteConnection:
                 if message is not None:
                     gmcp_ops.append(message[0])
                     gmcp_ops.append(gmcp.as_json(message[1]))  # an Encoded is JSON already
-            emit(gateway, ["s", sid, text, prompt, gmcp_ops])
+            if self.wire >= 4:
+                self.told = self.begun
+                emit(gateway, ["s", sid, text, prompt, gmcp_ops, self.begun])
+            else:
+                emit(gateway, ["s", sid, text, prompt, gmcp_ops])
             return
         if text:
             emit(gateway, ["t", sid, text, prompt])
@@ -116,13 +125,23 @@ class RemoteConnection:
                 emit(gateway, ["o", sid, package,
                                data.data if isinstance(data, gmcp.Encoded) else data])
 
+    async def line_begun(self) -> None:
+        """Make sure the gateway knows which line began before it changes the database
+        (``connection.before_commit``): told, and flushed to the bus."""
+        if self.closed or self.wire < 4 or self.told >= self.begun:
+            return
+        self.told = self.begun
+        self.service.emit(self.gateway, ["n", self.sid, self.begun])
+        self.service.flush_outbox()
+        await self.service.bus.flush()
+
     def set_echo(self, on: bool) -> None:
         if not self.closed:
             self.service.emit(self.gateway, ["e", self.sid, on])
 
     def entered(self, name: str) -> None:
         if not self.closed:
-            self.service.emit(self.gateway, ["b", self.sid, name])
+            self.service.emit(self.gateway, ["b", self.sid, name, self.service.epoch])
 
     def refuse(self, code: str, message: str) -> None:
         if not self.closed:
@@ -148,7 +167,7 @@ class _Client:
     def __init__(self, conn: RemoteConnection, session: Session) -> None:
         self.conn = conn
         self.session = session
-        self.lines: deque[str] = deque()
+        self.lines: deque[tuple[int, str]] = deque()  # (its number, 0: none; the line)
         self.worker: asyncio.Task[None] | None = None
         self.warned = False
 
@@ -198,7 +217,7 @@ class WorldService:
     async def stop(self) -> None:
         await cancel(self._heart)
         self._heart = None
-        self._flush_outbox()
+        self.flush_outbox()
         for sub in self._subs:
             await sub.unsubscribe()
         self._subs = []
@@ -206,7 +225,7 @@ class WorldService:
 
     def _announce(self) -> None:
         self.bus.publish(self.subjects.world_status, {
-            "state": "up" if self._up else "down", "epoch": self.epoch,
+            "state": "up" if self._up else "down", "epoch": self.epoch, "wire": WIRE,
             "restarting": self.restarting, "mssp": self.game.mssp()})
 
     async def _heartbeat(self) -> None:
@@ -267,9 +286,9 @@ class WorldService:
         box.append(op)
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            (self._loop or asyncio.get_running_loop()).call_soon(self._flush_outbox)
+            (self._loop or asyncio.get_running_loop()).call_soon(self.flush_outbox)
 
-    def _flush_outbox(self) -> None:
+    def flush_outbox(self) -> None:
         self._flush_scheduled = False
         boxes, self._outbox = self._outbox, {}
         whole = self.bus.kind == "local"  # handed over as it is: no message size to keep to
@@ -309,9 +328,9 @@ class WorldService:
             return None
         session = client.session
         if kind == "line":
-            line = msg.get("t")
+            line, number = msg.get("t"), msg.get("n")
             if isinstance(line, str) and len(line) <= self.game.settings.max_line:
-                self._queue_line(client, line)
+                self._queue_line(client, line, number if type(number) is int else 0)
         elif kind == "oob":
             package, data = msg.get("p"), msg.get("d")
             if isinstance(package, str) and 0 < len(package) <= 128:
@@ -348,6 +367,8 @@ class WorldService:
         if session.closed:  # refused (a cap, a shutdown): it said why
             return
         client = self.clients[(gateway, sid)] = _Client(conn, session)
+        if old is not None:  # the lines it began are not run again when the gateway resends
+            conn.begun = old.conn.begun
         oob = msg.get("oob")
         for item in (oob if isinstance(oob, list) else [])[:20]:
             if isinstance(item, list) and len(item) == 2 and isinstance(item[0], str):
@@ -360,14 +381,16 @@ class WorldService:
             session.login.greet()
             session.flush()
 
-    def _queue_line(self, client: _Client, line: str) -> None:
+    def _queue_line(self, client: _Client, line: str, number: int) -> None:
+        if number and number <= client.conn.begun:
+            return  # begun here already: the gateway sent it again (bus/wire.py)
         if len(client.lines) >= MAX_QUEUED_LINES:
             if not client.warned:
                 client.warned = True
                 client.session.write("You are typing faster than Arkham can follow; slow down.")
                 client.session.flush()
             return
-        client.lines.append(line)
+        client.lines.append((number, line))
         if client.worker is None:
             loop = self._loop or asyncio.get_running_loop()
             client.worker = loop.create_task(self._work(client))
@@ -379,24 +402,33 @@ class WorldService:
             client.worker = None
 
     async def _drain(self, client: _Client) -> None:
-        session = client.session
+        session, conn = client.session, client.conn
         lines = client.lines
+        before_commit.set(conn.line_begun)  # this task's, and the tasks it starts
         while lines and not session.closed:
-            await session.handle_line(lines.popleft())
-            self._flush_outbox()  # the answer goes now, not after the loop's next turn
+            number, line = lines.popleft()
+            if number:
+                conn.begun = number
+            await session.handle_line(line)
+            self.flush_outbox()  # the answer goes now, not after the loop's next turn
         client.warned = False
 
     async def _enter(self, client: _Client, login: dict[str, Any]) -> None:
         """A player the gateway vouches for (the browser's login API, or one who was in the game
         when the world restarted) goes straight into the game; then the lines it typed."""
         try:
+            resume = bool(login.get("resume"))
             if await self._login(client, str(login["name"])[:20], bool(login.get("new")),
-                                 bool(login.get("resume"))):
+                                 resume, quiet=resume and login.get("epoch") != self.epoch):
                 await self._drain(client)
         finally:
             client.worker = None
 
-    async def _login(self, client: _Client, name: str, new: bool, resume: bool) -> bool:
+    async def _login(self, client: _Client, name: str, new: bool, resume: bool,
+                     quiet: bool = False) -> bool:
+        """``resume``: it was in the game when the world went away (no welcome, no message of
+        the day); ``quiet``: in another world, which stopped or died (nobody sees it arrive,
+        nobody saw it go)."""
         game, session, conn = self.game, client.session, client.conn
         try:
             account = await store_call(game.store.get_account(name))
@@ -407,7 +439,8 @@ class WorldService:
                 session.close()
                 return False
             welcome = welcome_resumed if resume else welcome_new if new else welcome_back
-            entered = await enter_game(game, session, account.name, account.role, welcome)
+            entered = await enter_game(game, session, account.name, account.role, welcome,
+                                       motd=not resume, announce=not quiet)
         except LoginRefused as refused:
             conn.refuse(refused.reason, strip_markup(refused.message))
             session.close()

@@ -8,7 +8,9 @@ world is in the same process (an in-process bus); under ``mythos gateway`` it is
 The gateway outlives the world: while the world is down (a restart, a crash) players keep
 their connections, are told what is happening, and their lines wait (up to
 ``MAX_QUEUED_LINES``); when a world announces itself with a new epoch, every client is taken up
-again, a player who was in the game straight back into it.
+again, a player who was in the game straight back into it. Lines sent that the world had not
+begun when it went (a crash is noticed only after ``SILENCE``) are sent again then, before the
+ones that waited (``bus/wire.py``).
 """
 
 from __future__ import annotations
@@ -63,8 +65,8 @@ class GatewaySession:
     """One client of this gateway, as the network side sees its session (what
     ``engine/connection.py`` documents for the network side)."""
 
-    __slots__ = ("attached", "closed", "conn", "gateway", "login", "name", "sid", "sticky",
-                 "terminal", "told", "waiting")
+    __slots__ = ("attached", "closed", "conn", "epoch", "gateway", "login", "name", "number",
+                 "sent", "sid", "sticky", "terminal", "told", "waiting")
 
     def __init__(self, gateway: Gateway, sid: str, conn: Connection,
                  terminal: dict[str, Any], login: dict[str, Any] | None) -> None:
@@ -74,11 +76,23 @@ class GatewaySession:
         self.terminal = terminal
         self.login = login  # the browser's ticket: who to log in at the first connect
         self.name: str | None = None  # the character played (the world said so)
+        self.epoch: str | None = None  # ...in the world of this epoch
         self.sticky: list[list[Any]] = []
         self.attached = False  # the world has this client
         self.waiting: deque[str] = deque()
+        #: Lines sent to the world that it has not said it began: (number, line), in order;
+        #: ``number``: the last line's.
+        self.sent: deque[tuple[int, str]] = deque()
+        self.number = 0
         self.told = False  # told that its command waits
         self.closed = False
+
+    def begun(self, number: Any) -> None:
+        """The world began the line of this number (and so every line before it)."""
+        sent = self.sent
+        if type(number) is int:
+            while sent and sent[0][0] <= number:
+                sent.popleft()
 
     async def handle_line(self, line: str) -> None:
         self.gateway.line(self, line)
@@ -124,6 +138,7 @@ class Gateway:
         self._next_sid = 0
         self.world_up = False
         self.world_epoch: str | None = None
+        self.world_wire = 1  # the version of the messages the world speaks (bus/wire.py)
         self._heard = 0.0
         self._mssp: dict[str, Any] = {}
         self._heart: asyncio.Task[None] | None = None
@@ -192,7 +207,8 @@ class Gateway:
         if session.closed:
             return
         if session.attached:
-            self.send(session, {"k": "line", "t": line})
+            session.number += 1
+            self._send_line(session, session.number, line)
             return
         if line.strip().lower() == "quit":  # no need to wait for the world to leave
             session.conn.close(session.rendered(GOODBYE))
@@ -209,6 +225,14 @@ class Gateway:
         if not session.told:
             session.told = True
             session.say(WAITING)
+
+    def _send_line(self, session: GatewaySession, number: int, line: str) -> None:
+        if self.world_wire >= 4:  # a world that says which lines it began
+            sent = session.sent
+            sent.append((number, line))
+            if len(sent) > MAX_QUEUED_LINES:  # the world holds no more than that waiting
+                sent.popleft()
+        self.send(session, {"k": "line", "t": line, "n": number})
 
     def send(self, session: GatewaySession, message: dict[str, Any]) -> None:
         self.bus.publish(self.subjects.inbound(self.id, session.sid), message)
@@ -241,20 +265,25 @@ class Gateway:
         """Hand the client to the world: a new one, or one taken up again after a restart."""
         login: dict[str, Any] | None = session.login
         if session.name is not None:
-            login = {"name": session.name, "resume": True}
+            login = {"name": session.name, "resume": True, "epoch": session.epoch}
         elif login is None:
             # It was on the login screen, perhaps at a hidden password prompt: a new one comes,
             # and what it typed meanwhile (a password, maybe) must not be read as a name.
             session.conn.set_echo(True)
             session.waiting.clear()
+            session.sent.clear()
         conn = session.conn
         self.send(session, {"k": "connect", "kind": conn.kind, "peer": conn.peer,
                             "term": session.terminal, "oob": session.sticky, "login": login,
                             "wire": WIRE})
         session.attached = True
         session.told = False
+        again, session.sent = session.sent, deque()
+        for number, line in again:  # not begun by the world that went: they run now
+            self._send_line(session, number, line)
         while session.waiting:
-            self.send(session, {"k": "line", "t": session.waiting.popleft()})
+            session.number += 1
+            self._send_line(session, session.number, session.waiting.popleft())
 
     def _world_lost(self, message: str | None) -> None:
         """The world went away: its sessions wait for the next one (told ``message``)."""
@@ -274,6 +303,8 @@ class Gateway:
         self._heard = time.monotonic()
         if isinstance(msg.get("mssp"), dict):
             self._mssp = msg["mssp"]
+        wire = msg.get("wire")
+        self.world_wire = wire if type(wire) is int else 1
         epoch = msg["epoch"]
         if msg.get("state") != "up":
             if self.world_up and epoch == self.world_epoch:
@@ -318,6 +349,10 @@ class Gateway:
                             json_text = gmcp_ops[i + 1]
                             conn.write_gmcp(str(gmcp_ops[i]),
                                             json_text if isinstance(json_text, str) else None)
+                        if len(op) > 5:
+                            session.begun(op[5])
+                elif code == "n":
+                    session.begun(op[2])
                 elif code == "j":
                     conn.write_gmcp(str(op[2]), op[3] if isinstance(op[3], str) else None)
                 elif code == "o":
@@ -326,6 +361,7 @@ class Gateway:
                     conn.set_echo(bool(op[2]))
                 elif code == "b":
                     session.name = str(op[2])
+                    session.epoch = str(op[3]) if len(op) > 3 else None
                     session.login = None
                     conn.entered(session.name)
                 elif code == "r":
