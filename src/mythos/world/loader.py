@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -146,6 +146,9 @@ class WorldError(Exception):
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_Listed = TypeVar("_Listed", bound=_Spec)
 
 
 class WorldSpec(_Spec):
@@ -432,6 +435,30 @@ def _first_file(defs: dict[str, str], id_: str, file: str) -> str | None:
     return None
 
 
+def _listed(chk: _Checker, rel: str, kind: str, data: Any, spec: type[_Listed], key: str,
+            what: str, seen: dict[str, str], shape: str) -> Iterator[_Listed]:
+    """The entries of a file that lists help pages, item prototypes or NPCs (``spec``, named
+    by its field ``key``) that are well formed and not defined before (``seen``); each problem
+    is noted in ``chk`` (``shape``: what the file should look like)."""
+    if data is None:
+        return
+    if not isinstance(data, list):
+        chk.add(rel, "", shape)
+        return
+    for i, item in enumerate(data):
+        try:
+            entry = spec.model_validate(item)
+        except ValidationError as exc:
+            chk.validation_problems(rel, _item_id(item, key, i, kind), exc)
+            continue
+        ident = getattr(entry, key)
+        chk.check_id(rel, ident, what)
+        if (first := _first_file(seen, ident, rel)) is not None:
+            chk.add(rel, ident, f"duplicate {what} id (first in {first})")
+            continue
+        yield entry
+
+
 def check_world(path: Path) -> tuple[World | None, list[Problem]]:
     """Read and check every world file under ``path``.
 
@@ -494,65 +521,23 @@ def check_world(path: Path) -> tuple[World | None, list[Problem]]:
             chk.markup(rel, "", world_spec.motd, "motd")
 
         elif kind == "help":
-            if data is None:
-                continue
-            if not isinstance(data, list):
-                chk.add(rel, "", "a help file is a list of pages: "
-                                 "- {topic, title, keywords, body}")
-                continue
-            for i, item in enumerate(data):
-                hid = _item_id(item, "topic", i, "help")
-                try:
-                    page = HelpSpec.model_validate(item)
-                except ValidationError as exc:
-                    chk.validation_problems(rel, hid, exc)
-                    continue
-                chk.check_id(rel, page.topic, "help topic")
-                if (first := _first_file(seen_help, page.topic, rel)) is not None:
-                    chk.add(rel, page.topic, f"duplicate help topic (first in {first})")
-                    continue
+            for page in _listed(chk, rel, kind, data, HelpSpec, "topic", "help topic",
+                                seen_help, "a help file is a list of pages: "
+                                "- {topic, title, keywords, body}"):
                 chk.markup(rel, page.topic, page.title, "title")
                 chk.markup(rel, page.topic, page.body, "body")
                 help_pages[page.topic] = (page, rel)
 
         elif kind == "items":
-            if data is None:
-                continue
-            if not isinstance(data, list):
-                chk.add(rel, "", "an items file is a list of prototypes: "
-                                 "- {id, name, keywords, long, description, ...}")
-                continue
-            for i, item in enumerate(data):
-                iid = _item_id(item, "id", i, "items")
-                try:
-                    ispec = ItemSpec.model_validate(item)
-                except ValidationError as exc:
-                    chk.validation_problems(rel, iid, exc)
-                    continue
-                chk.check_id(rel, ispec.id, "item prototype")
-                if (first := _first_file(seen_item, ispec.id, rel)) is not None:
-                    chk.add(rel, ispec.id, f"duplicate item prototype id (first in {first})")
-                    continue
+            for ispec in _listed(chk, rel, kind, data, ItemSpec, "id", "item prototype",
+                                 seen_item, "an items file is a list of prototypes: "
+                                 "- {id, name, keywords, long, description, ...}"):
                 protos[ispec.id] = _ItemDef(ispec, rel)
 
         elif kind == "npcs":
-            if data is None:
-                continue
-            if not isinstance(data, list):
-                chk.add(rel, "", "an npcs file is a list of NPC definitions: "
-                                 "- {id, name, keywords, long, description, kind, home, ...}")
-                continue
-            for i, item in enumerate(data):
-                nid = _item_id(item, "id", i, "npcs")
-                try:
-                    nspec = NpcSpec.model_validate(item)
-                except ValidationError as exc:
-                    chk.validation_problems(rel, nid, exc)
-                    continue
-                chk.check_id(rel, nspec.id, "NPC")
-                if (first := _first_file(seen_npc, nspec.id, rel)) is not None:
-                    chk.add(rel, nspec.id, f"duplicate NPC id (first in {first})")
-                    continue
+            for nspec in _listed(chk, rel, kind, data, NpcSpec, "id", "NPC", seen_npc,
+                                 "an npcs file is a list of NPC definitions: "
+                                 "- {id, name, keywords, long, description, kind, home, ...}"):
                 npcs[nspec.id] = (nspec, rel)
 
         else:  # zone
