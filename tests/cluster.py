@@ -25,6 +25,7 @@ import signal
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -191,10 +192,17 @@ class Node:
         return f"--- {self.log.name} ---\n{await asyncio.to_thread(read)}"
 
 
+@dataclass
+class PrivateNats:
+    url: str
+    proc: asyncio.subprocess.Process
+
+
 @contextlib.asynccontextmanager
-async def private_nats(tmp: Path, config: str = "") -> AsyncIterator[str]:
+async def private_nats(tmp: Path, config: str = "") -> AsyncIterator[PrivateNats]:
     """A NATS server of the test's own (on a free port, with ``config`` lines, e.g.
-    ``max_payload: 4MB``): its URL. For what the shared server's settings cannot show."""
+    ``max_payload: 4MB``): its URL and process. For what the shared server's settings cannot
+    show, and for stopping a server."""
     if NATS_SERVER is None:
         pytest.skip("no nats-server program to run a NATS server of the test's own")
     conf = tmp / f"nats-{uuid.uuid4().hex[:8]}.conf"
@@ -212,7 +220,7 @@ async def private_nats(tmp: Path, config: str = "") -> AsyncIterator[str]:
                 said += line.decode(errors="replace")
         drain = asyncio.get_running_loop().create_task(proc.stderr.read())
         try:
-            yield f"nats://{m[1]}"
+            yield PrivateNats(f"nats://{m[1]}", proc)
         finally:
             drain.cancel()
     finally:

@@ -23,7 +23,7 @@ import pytest_asyncio
 from nats.aio.msg import Msg
 
 from cluster import NATS_URL, Cluster, Node, private_nats, with_logs
-from mythos.bus.nats import MAX_MESSAGE, TOKEN_HEADER, decode, encode
+from mythos.bus.nats import MAX_MESSAGE, TOKEN_HEADER, NatsBus, decode, encode
 from mythos.store import Store
 from test_cli import mythos, sqlite_url
 from test_social import staff
@@ -406,6 +406,7 @@ async def test_a_crashed_world_takes_its_players_back(shared: Cluster) -> None:
     await ida.expect(re.escape("You say, 'Is anyone there?'"))  # typed while it was down
     await jonas.expect(steadies("Jonas"), timeout=BACK)
     await jonas.expect(re.escape("You say, 'Still there?'"))  # typed as it died
+    assert await beta.metric("mythos_gateway_lines_resent_total") >= 1
     await room_of(jonas, "arkham.south_garrison")
     listed = await who(jonas)
     assert "Ida the" in listed and "Jonas the" in listed, listed
@@ -505,11 +506,41 @@ async def until_metric(node: Node, value: float, name: str, **labels: str) -> No
         await asyncio.sleep(0.1)
 
 
+async def test_the_bus_says_whether_nats_has_what_was_sent(tmp_path: Path) -> None:
+    """``NatsBus.flush`` is what an item move waits on before it commits (its line is never run
+    twice, ``bus/wire.py``): True once the server has every message published so far; False
+    when the server does not answer in time (stopped with SIGSTOP) or is gone."""
+    async with private_nats(tmp_path) as server:
+        bus = NatsBus(server.url, name="probe")
+        await bus.start()
+        try:
+            got: list[object] = []
+            await bus.subscribe("probe.lines", lambda _subject, msg: got.append(msg))
+            bus.publish("probe.lines", {"n": 1})
+            assert await bus.flush(2.0) is True
+            server.proc.send_signal(signal.SIGSTOP)
+            try:
+                bus.publish("probe.lines", {"n": 2})
+                assert await bus.flush(0.5) is False
+            finally:
+                server.proc.send_signal(signal.SIGCONT)
+            assert await bus.flush(5.0) is True  # the server caught up: it has both
+            await wait_until(lambda: len(got) == 2, 5, "both messages back")
+            assert got == [{"n": 1}, {"n": 2}]
+            server.proc.kill()
+            await server.proc.wait()
+            bus.publish("probe.lines", {"n": 3})
+            assert await bus.flush(0.5) is False
+        finally:
+            await bus.close()
+
+
 async def test_a_message_over_the_size_limit_is_dropped_unread(tmp_path: Path) -> None:
     """On the shared NATS server its own limit (max_payload, 1 MiB) equals the world's, so
     NATS refuses first (see the trust test). On a server that takes bigger messages the
     world's limit still holds: a trusted but oversized message is dropped unread, counted."""
-    async with private_nats(tmp_path, "max_payload: 4MB") as url:
+    async with private_nats(tmp_path, "max_payload: 4MB") as server:
+        url = server.url
         cluster = Cluster(tmp_path, sqlite_url(tmp_path / "mythos.db"), token=TOKEN,
                           nats_url=url)
         nc = None

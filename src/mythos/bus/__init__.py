@@ -44,8 +44,10 @@ class Bus(Protocol):
         """Send a JSON-able message; never waits (in process, the handlers run before it
         returns). Order is kept per publisher."""
 
-    async def flush(self) -> None:
-        """Wait until every message published so far has left (in process: been delivered)."""
+    async def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every message published so far has left (in process: been delivered);
+        whether that is known (False: the carrier is away, or did not confirm in ``timeout``
+        seconds)."""
 
     async def serve(self, subject: str, responder: Responder) -> Subscription:
         """Answer requests on ``subject`` with ``responder`` (several at once)."""

@@ -36,6 +36,9 @@ TOKEN_HEADER = "Mythos-Token"
 START_TIMEOUT = 10.0
 #: Largest message taken or sent, in bytes (NATS's own default limit is 1 MiB).
 MAX_MESSAGE = 1024 * 1024
+#: How long nats-py itself waits for the answer to a ping of ``flush`` (far longer than any
+#: flush of ours waits: see there).
+PING_GRACE = 60.0
 
 
 def masked(url: str) -> str:
@@ -63,6 +66,13 @@ def decode(data: bytes) -> Any:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         return json.loads(data)
+
+
+def _retrieved(task: asyncio.Task[None]) -> None:
+    """Take a finished ping's outcome (a late one's error is not news: the flush that waited
+    for it has said so already)."""
+    if not task.cancelled():
+        task.exception()
 
 
 class NatsBus:
@@ -109,11 +119,15 @@ class NatsBus:
         log.info("nats_connected", url=masked(self.url), name=self.name)
 
     async def close(self) -> None:
+        """Deliver what is published (if NATS is there to take it), then disconnect."""
         try:
             await self.flush()
         finally:
             if not self._nc.is_closed:
-                await self._nc.close()
+                try:
+                    await self._nc.close()
+                except OSError as exc:  # the server went first: nothing left to close cleanly
+                    log.warning("nats_close_failed", error=repr(exc)[:200])
 
     # -- trust -------------------------------------------------------------------------------
     def _accept(self, msg: Msg) -> Any:
@@ -174,13 +188,36 @@ class NatsBus:
             self._sender = None
             self._idle.set()
 
-    async def flush(self) -> None:
-        await self._idle.wait()
-        if self._nc.is_connected:
-            try:
-                await self._nc.flush(timeout=5)
-            except Exception as exc:
-                log.warning("bus_flush_failed", error=repr(exc)[:200])
+    async def flush(self, timeout: float = 5.0) -> bool:
+        """Every message published so far handed to NATS, and the server's answer to a ping
+        written after them (so it has them all), within ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        nc = self._nc
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._idle.wait()  # our sender handed everything to the client...
+                spins = 0
+                while nc.is_connected and nc.pending_data_size:
+                    spins += 1  # ...whose own task writes it to the socket (a ping does not
+                    await asyncio.sleep(0 if spins < 4 else 0.001)  # wait for that: see below)
+        except TimeoutError:
+            log.warning("bus_flush_failed", error="timeout before the ping")
+            return False
+        if not nc.is_connected:
+            return False
+        # nats-py writes its ping at once, ahead of what it has not written yet (hence the wait
+        # above), and when its flush times out it cancels the ping's future and then fails on
+        # the late answer (InvalidStateError in its reader, which drops the connection). So
+        # its own timeout is long and ours is waited for apart, the ping left to finish.
+        ping = loop.create_task(nc.flush(timeout=PING_GRACE))
+        ping.add_done_callback(_retrieved)
+        try:
+            await asyncio.wait_for(asyncio.shield(ping), max(deadline - loop.time(), 0.001))
+        except Exception as exc:
+            log.warning("bus_flush_failed", error=repr(exc)[:200])
+            return False
+        return True
 
     # -- requests ----------------------------------------------------------------------------
     async def serve(self, subject: str, responder: Responder) -> Subscription:

@@ -23,8 +23,9 @@ the gateway sends those lines again, in order, then the ones that waited. A line
 it began is never sent again (a crash may have cut it short). One it began without having said
 so yet may run twice; so before an economy action changes the database the world makes sure
 the gateway has heard that its line began (``n``, flushed to NATS): an item or money move is
-never made twice. A world sent a line again that it has begun already (it let the session go
-and took it back) skips it.
+never made twice. (If NATS does not confirm that within ``BEGUN_TIMEOUT``, the action is
+refused and nothing moves.) A world sent a line again that it has begun already (it let the
+session go and took it back) skips it.
 
 World -> gateway, batched: ``<prefix>.out.<gateway>`` carries ``{"ops": [...]}``, every op a list
 naming its session (output of one pulse to thousands of clients is one message, not thousands):
@@ -72,6 +73,9 @@ WIRE = 4
 HEARTBEAT = 1.0
 #: A world or gateway not heard from for this long is taken for dead.
 SILENCE = 3.5
+#: How long an item move waits for NATS to confirm that its gateway heard which line began
+#: (the ``n`` op) before it is refused, nothing moved.
+BEGUN_TIMEOUT = 2.0
 #: Lines a session may have waiting (in the world, or in the gateway while the world is down).
 MAX_QUEUED_LINES = 64
 #: The world's ops for one gateway go out in messages of about this many bytes at most (far

@@ -31,8 +31,9 @@ from typing import Any, Protocol
 #: Set by the world's bus service (``engine/service.py``) in the task that handles a player's
 #: line: awaited before an economy action changes the database, it makes sure the player's
 #: gateway has heard that the line began, so that a line whose change was made is never sent to
-#: the world again after a crash (``bus/wire.py``).
-before_commit: ContextVar[Callable[[], Awaitable[None]] | None] = ContextVar(
+#: the world again after a crash (``bus/wire.py``). False: that could not be made sure (NATS is
+#: away), and the action must not go ahead.
+before_commit: ContextVar[Callable[[], Awaitable[bool]] | None] = ContextVar(
     "before_commit", default=None)
 
 

@@ -71,6 +71,8 @@ TURN_WAIT = 10.0
 BUSY = "{y}Arkham's ledgers are busy just now; try that again in a moment.{x}"
 CONFLICT = "{y}Something shifted as you reached for it; nothing moved. Look again.{x}"
 UNREACHABLE = "{y}The archives are unreachable just now; nothing moved. Try again shortly.{x}"
+ADRIFT = ("{y}The world has lost touch with your connection for a moment; nothing moved. Try "
+          "again shortly.{x}")
 
 
 class Busy(Exception):
@@ -328,8 +330,10 @@ class Economy:
         if not txn:
             return None
         hook = before_commit.get()
-        if hook is not None:  # the line that asked for it is never run twice (bus/wire.py)
-            await hook()
+        if hook is not None and not await hook():  # its line never runs twice (bus/wire.py)
+            self._count.labels("failed").inc()
+            log.warning("item_move_unconfirmed", ops=len(txn.ops))
+            return ADRIFT
         try:
             made = await self.store.transact(txn.ops)
         except ItemConflict as exc:

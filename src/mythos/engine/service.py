@@ -23,7 +23,15 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from mythos.bus import Bus, Subscription
-from mythos.bus.wire import BATCH_BYTES, HEARTBEAT, MAX_QUEUED_LINES, SILENCE, WIRE, Subjects
+from mythos.bus.wire import (
+    BATCH_BYTES,
+    BEGUN_TIMEOUT,
+    HEARTBEAT,
+    MAX_QUEUED_LINES,
+    SILENCE,
+    WIRE,
+    Subjects,
+)
 from mythos.engine import gmcp
 from mythos.engine.connection import before_commit
 from mythos.engine.login import (
@@ -125,15 +133,16 @@ class RemoteConnection:
                 emit(gateway, ["o", sid, package,
                                data.data if isinstance(data, gmcp.Encoded) else data])
 
-    async def line_begun(self) -> None:
+    async def line_begun(self) -> bool:
         """Make sure the gateway knows which line began before it changes the database
-        (``connection.before_commit``): told, and flushed to the bus."""
+        (``connection.before_commit``): told, and flushed to the bus; False if NATS did not
+        confirm it within ``BEGUN_TIMEOUT``."""
         if self.closed or self.wire < 4 or self.told >= self.begun:
-            return
+            return True
         self.told = self.begun
         self.service.emit(self.gateway, ["n", self.sid, self.begun])
         self.service.flush_outbox()
-        await self.service.bus.flush()
+        return await self.service.bus.flush(BEGUN_TIMEOUT)
 
     def set_echo(self, on: bool) -> None:
         if not self.closed:

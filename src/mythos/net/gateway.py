@@ -279,7 +279,9 @@ class Gateway:
         session.attached = True
         session.told = False
         again, session.sent = session.sent, deque()
-        for number, line in again:  # not begun by the world that went: they run now
+        if again:  # not begun by the world that went: they run now
+            self.metrics.lines_resent.inc(len(again))
+        for number, line in again:
             self._send_line(session, number, line)
         while session.waiting:
             session.number += 1
