@@ -194,39 +194,66 @@ class Node:
 
 @dataclass
 class PrivateNats:
-    url: str
-    proc: asyncio.subprocess.Process
+    """A NATS server of a test's own: its URL and process."""
+
+    conf: Path
+    url: str = ""
+    proc: asyncio.subprocess.Process | None = None
+    _drain: asyncio.Task[bytes] | None = None
+
+    async def start(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            NATS_SERVER or "nats-server", "-c", str(self.conf),
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE)
+        assert self.proc.stderr is not None
+        said = ""
+        async with asyncio.timeout(10):
+            while (m := re.search(r"client connections on (\S+:\d+)", said)) is None:
+                line = await self.proc.stderr.readline()
+                assert line, f"nats-server ended:\n{said}"
+                said += line.decode(errors="replace")
+        self.url = f"nats://{m[1]}"
+        self._drain = asyncio.get_running_loop().create_task(self.proc.stderr.read())
+
+    def send(self, sig: int) -> None:
+        """Send the server a signal (SIGSTOP: it stops answering, connections stay open)."""
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    async def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(sig)
+            await self.proc.wait()
+        if self._drain is not None:
+            self._drain.cancel()
+            self._drain = None
+
+    async def restart_in_place(self) -> None:
+        """Start it again after a stop, on the same port: its clients reconnect by
+        themselves, as to a NATS server that was restarted."""
+        port = self.url.rsplit(":", 1)[1]
+        text = await asyncio.to_thread(self.conf.read_text)
+        await asyncio.to_thread(self.conf.write_text, re.sub(
+            r'listen: "127\.0\.0\.1:-?\d+"', f'listen: "127.0.0.1:{port}"', text))
+        await self.start()
 
 
 @contextlib.asynccontextmanager
 async def private_nats(tmp: Path, config: str = "") -> AsyncIterator[PrivateNats]:
     """A NATS server of the test's own (on a free port, with ``config`` lines, e.g.
-    ``max_payload: 4MB``): its URL and process. For what the shared server's settings cannot
-    show, and for stopping a server."""
+    ``max_payload: 4MB``). For what the shared server's settings cannot show, and for
+    stopping (and starting again) a server."""
     if NATS_SERVER is None:
         pytest.skip("no nats-server program to run a NATS server of the test's own")
     conf = tmp / f"nats-{uuid.uuid4().hex[:8]}.conf"
     await asyncio.to_thread(conf.write_text, f'listen: "127.0.0.1:-1"\n{config}\n')
-    proc = await asyncio.create_subprocess_exec(
-        NATS_SERVER, "-c", str(conf), stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    assert proc.stderr is not None
+    server = PrivateNats(conf)
     try:
-        said = ""
-        async with asyncio.timeout(10):
-            while (m := re.search(r"client connections on (\S+:\d+)", said)) is None:
-                line = await proc.stderr.readline()
-                assert line, f"nats-server ended:\n{said}"
-                said += line.decode(errors="replace")
-        drain = asyncio.get_running_loop().create_task(proc.stderr.read())
-        try:
-            yield PrivateNats(f"nats://{m[1]}", proc)
-        finally:
-            drain.cancel()
+        await server.start()
+        yield server
     finally:
-        if proc.returncode is None:
-            proc.terminate()
-            await proc.wait()
+        await server.stop()
 
 
 def with_logs(test: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:

@@ -27,6 +27,7 @@ from mythos.bus.nats import MAX_MESSAGE, TOKEN_HEADER, NatsBus, decode, encode
 from mythos.store import Store
 from test_cli import mythos, sqlite_url
 from test_social import staff
+from test_store import outage
 
 from mudclient import PASSWORD, MudClient, login, wait_until
 
@@ -506,6 +507,15 @@ async def until_metric(node: Node, value: float, name: str, **labels: str) -> No
         await asyncio.sleep(0.1)
 
 
+async def until_logged(node: Node, event: str) -> None:
+    """Wait until ``node``'s log has ``event``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while event not in await asyncio.to_thread(node.log.read_text):
+        assert loop.time() < deadline, f"{node.kind} {node.name} never logged {event}"
+        await asyncio.sleep(0.05)
+
+
 async def test_the_bus_says_whether_nats_has_what_was_sent(tmp_path: Path) -> None:
     """``NatsBus.flush`` is what an item move waits on before it commits (its line is never run
     twice, ``bus/wire.py``): True once the server has every message published so far; False
@@ -518,21 +528,68 @@ async def test_the_bus_says_whether_nats_has_what_was_sent(tmp_path: Path) -> No
             await bus.subscribe("probe.lines", lambda _subject, msg: got.append(msg))
             bus.publish("probe.lines", {"n": 1})
             assert await bus.flush(2.0) is True
-            server.proc.send_signal(signal.SIGSTOP)
+            server.send(signal.SIGSTOP)
             try:
                 bus.publish("probe.lines", {"n": 2})
                 assert await bus.flush(0.5) is False
             finally:
-                server.proc.send_signal(signal.SIGCONT)
+                server.send(signal.SIGCONT)
             assert await bus.flush(5.0) is True  # the server caught up: it has both
             await wait_until(lambda: len(got) == 2, 5, "both messages back")
             assert got == [{"n": 1}, {"n": 2}]
-            server.proc.kill()
-            await server.proc.wait()
+            await server.stop(signal.SIGKILL)
             bus.publish("probe.lines", {"n": 3})
             assert await bus.flush(0.5) is False
         finally:
             await bus.close()
+
+
+async def test_an_item_move_waits_for_nats_and_lines_outlive_it(tmp_path: Path) -> None:
+    """An item move whose line the gateway cannot be told began (NATS went away while the
+    line waited its turn) is refused and moves nothing, so that no gateway ever sends the
+    world a line whose move was made. Line 1 waits on the database (locked by the test), line
+    2 waits behind it; NATS is killed; then the database is let go: line 1 had told its
+    gateway and goes through, line 2 is refused. A line typed while NATS is away runs once it
+    is back on its port; the player carries the pencil and not the camera."""
+    async with private_nats(tmp_path) as server:
+        db = tmp_path / "mythos.db"
+        cluster = Cluster(tmp_path, sqlite_url(db), nats_url=server.url)
+        try:
+            world, gateway = await asyncio.gather(cluster.start_world(),
+                                                  cluster.start_gateway("solo"))
+            c = await login(gateway, "Tilda")
+            async with outage(sqlite_url(db)):
+                c.send("drop camera")  # its line began, told; then it waits for the database
+                c.send("drop pencil")  # waits behind it, in the world
+                await asyncio.sleep(0.5)  # (nothing to watch: both are in the world by now)
+                await server.stop(signal.SIGKILL)
+            await until_logged(world, "item_move_unconfirmed")
+            c.send("say Still with us?")  # typed while NATS is away
+            # The world held back (SIGSTOP) while NATS comes back, so that the line, flushed
+            # by the gateway as soon as it reconnects, finds nobody listening and is lost.
+            world.signal(signal.SIGSTOP)
+            try:
+                await server.restart_in_place()
+                await until_logged(gateway, "nats_reconnected")
+                await asyncio.sleep(0.3)
+            finally:
+                world.signal(signal.SIGCONT)
+            # What the world said while NATS was away is lost with it (NATS keeps nothing
+            # for subscribers that are not back yet); what was typed is not: the gateway
+            # sends again what the world had not begun once it hears it again, and the world
+            # runs each line once.
+            await c.expect(re.escape("You say, 'Still with us?'"), timeout=BACK)
+            carried = await inventory(c)
+            assert "pencil" in carried and "camera" not in carried, carried
+            assert c.text_plain.count("You say, 'Still with us?'") == 1, c.text_plain
+            assert await gateway.metric("mythos_gateway_lines_resent_total") >= 1
+            log = await asyncio.to_thread(world.log.read_text)
+            assert log.count("item_move_unconfirmed") == 1, log
+            await c.close()
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{await cluster.tails()}") from None
+        finally:
+            await cluster.close()
 
 
 async def test_a_message_over_the_size_limit_is_dropped_unread(tmp_path: Path) -> None:

@@ -49,6 +49,11 @@ class Bus(Protocol):
         whether that is known (False: the carrier is away, or did not confirm in ``timeout``
         seconds)."""
 
+    def on_reconnect(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` each time the carrier is back after it was away (NATS
+        reconnected). What was published meanwhile may be lost: NATS keeps nothing for a
+        subscriber that is not back yet. In process: never."""
+
     async def serve(self, subject: str, responder: Responder) -> Subscription:
         """Answer requests on ``subject`` with ``responder`` (several at once)."""
 

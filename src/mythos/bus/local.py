@@ -43,6 +43,9 @@ class InProcessBus:
     async def start(self) -> None:
         return None
 
+    def on_reconnect(self, callback: Callable[[], None]) -> None:
+        return None  # never away
+
     async def close(self) -> None:
         await self.flush()
 

@@ -16,6 +16,7 @@ import asyncio
 import hmac
 import json
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -92,6 +93,10 @@ class NatsBus:
         self._idle = asyncio.Event()
         self._idle.set()
         self._warned: set[str] = set()
+        self._on_reconnect: list[Callable[[], None]] = []
+
+    def on_reconnect(self, callback: Callable[[], None]) -> None:
+        self._on_reconnect.append(callback)
 
     @property
     def connected(self) -> bool:
@@ -106,6 +111,11 @@ class NatsBus:
 
         async def reconnected_cb() -> None:
             log.info("nats_reconnected", url=masked(self.url))
+            for callback in self._on_reconnect:
+                try:
+                    callback()
+                except Exception:
+                    log.exception("bus_reconnect_callback_failed")
 
         try:  # once up, it reconnects for ever; but a first connect that fails says so
             await asyncio.wait_for(self._nc.connect(

@@ -391,8 +391,8 @@ class WorldService:
             session.flush()
 
     def _queue_line(self, client: _Client, line: str, number: int) -> None:
-        if number and number <= client.conn.begun:
-            return  # begun here already: the gateway sent it again (bus/wire.py)
+        if number and (number <= client.conn.begun or any(n == number for n, _ in client.lines)):
+            return  # begun or waiting here already: the gateway sent it again (bus/wire.py)
         if len(client.lines) >= MAX_QUEUED_LINES:
             if not client.warned:
                 client.warned = True

@@ -143,11 +143,15 @@ class Gateway:
         self._mssp: dict[str, Any] = {}
         self._heart: asyncio.Task[None] | None = None
         self._touched: set[GatewaySession] = set()
+        #: NATS came back: until the world is heard again (so it is back on NATS too), new
+        #: lines wait; then what it may have missed is sent again (``_heard_again``).
+        self._unsure = False
 
     # -- start and stop ----------------------------------------------------------------------
     async def start(self) -> None:
         await self.bus.subscribe(self.subjects.outbound(self.id), self._on_ops)
         await self.bus.subscribe(self.subjects.world_status, self._on_world)
+        self.bus.on_reconnect(self._bus_back)
         self._status("up")
         self._heart = asyncio.get_running_loop().create_task(self._heartbeat(),
                                                              name="gateway-heartbeat")
@@ -207,8 +211,13 @@ class Gateway:
         if session.closed:
             return
         if session.attached:
-            session.number += 1
-            self._send_line(session, session.number, line)
+            if not self._unsure:
+                session.number += 1
+                self._send_line(session, session.number, line)
+            elif len(session.waiting) < MAX_QUEUED_LINES:  # until the world is heard again
+                session.waiting.append(line)
+            else:
+                session.say(TOO_MANY_WAITING)
             return
         if line.strip().lower() == "quit":  # no need to wait for the world to leave
             session.conn.close(session.rendered(GOODBYE))
@@ -287,8 +296,35 @@ class Gateway:
             session.number += 1
             self._send_line(session, session.number, session.waiting.popleft())
 
+    def _bus_back(self) -> None:
+        """NATS is back after it was away: lines sent meanwhile may not have reached the
+        world (NATS keeps nothing for a subscriber that is not back yet)."""
+        if self.world_up:
+            self._unsure = True
+
+    def _heard_again(self) -> None:
+        """The world is heard on NATS again, so it hears us: send each attached session's
+        lines the world has not said it began (it skips those it has already), then the lines
+        typed since NATS came back."""
+        self._unsure = False
+        resent = 0
+        for session in list(self.sessions.values()):
+            if not session.attached:
+                continue
+            again, session.sent = session.sent, deque()
+            resent += len(again)
+            for number, line in again:
+                self._send_line(session, number, line)
+            while session.waiting:
+                session.number += 1
+                self._send_line(session, session.number, session.waiting.popleft())
+        if resent:
+            self.metrics.lines_resent.inc(resent)
+            log.info("lines_resent", gateway=self.id, lines=resent)
+
     def _world_lost(self, message: str | None) -> None:
         """The world went away: its sessions wait for the next one (told ``message``)."""
+        self._unsure = False  # attaching again sends what waits
         self.world_up = False
         self.metrics.world_up.set(0)
         log.warning("world_lost", gateway=self.id, epoch=self.world_epoch)
@@ -308,6 +344,8 @@ class Gateway:
         wire = msg.get("wire")
         self.world_wire = wire if type(wire) is int else 1
         epoch = msg["epoch"]
+        if self._unsure and self.world_up and epoch == self.world_epoch:
+            self._heard_again()
         if msg.get("state") != "up":
             if self.world_up and epoch == self.world_epoch:
                 # A restart or a shutdown: the world tells each session itself ("w" or "c").
@@ -317,6 +355,7 @@ class Gateway:
             return
         new = epoch != self.world_epoch
         self.world_epoch = epoch
+        self._unsure = False  # each client is taken up (again) below, with what waits
         self.world_up = True
         self.metrics.world_up.set(1)
         log.info("world_up", gateway=self.id, epoch=epoch, new=new,
