@@ -16,18 +16,17 @@ Gateway -> world, one subject per session, ``<prefix>.in.<gateway>.<session>``; 
   1, wire 4 and later), ``oob`` (``p`` package, ``d`` data), ``term`` (facts that changed),
   ``gone`` (the socket closed).
 
-Lines typed while a world dies are not lost: the world says which line of a session it has
-begun (``n``, below), and the gateway keeps each line it sent that the world has not yet said it
-began. When a world takes the session up again (after a restart, a crash, the world's ``x``)
-the gateway sends those lines again, in order, then the ones that waited; so it does when NATS
-comes back after it was away (what was published meanwhile may be lost), once it hears the
-world again, holding lines typed until then. A line the world said it began is never sent
-again (a crash may have cut it short). One it began without having said
-so yet may run twice; so before an economy action changes the database the world makes sure
-the gateway has heard that its line began (``n``, flushed to NATS): an item or money move is
-never made twice. (If NATS does not confirm that within ``BEGUN_TIMEOUT``, the action is
-refused and nothing moves.) A world sent a line again that it has begun or has waiting already
-skips it.
+Lines typed while a world dies or NATS is away are not lost: the world says which line of a
+session it has begun (``n``, below), and the gateway keeps each line it sent that the world has
+not yet said it began. When a world takes the session up again (after a restart, a crash, the
+world's ``x``) the gateway sends those lines again, in order, then the ones that waited; so it
+does when NATS comes back after it was away (what was published meanwhile may be lost), once
+it hears the world again, holding lines typed until then. A line the world said it began is
+never sent again (a crash may have cut it short). One it began without having said so yet may
+run twice; so before an economy action changes the database the world makes sure the gateway
+has heard that its line began (``n``, flushed to NATS): an item or money move is never made
+twice. (If NATS does not confirm that within ``BEGUN_TIMEOUT``, the action is refused and
+nothing moves.) A world sent a line again that it has begun or has waiting already skips it.
 
 World -> gateway, batched: ``<prefix>.out.<gateway>`` carries ``{"ops": [...]}``, every op a list
 naming its session (output of one pulse to thousands of clients is one message, not thousands):

@@ -287,14 +287,19 @@ class Gateway:
                             "wire": WIRE})
         session.attached = True
         session.told = False
+        if resent := self._send_held(session):  # not begun by the world that went
+            self.metrics.lines_resent.inc(resent)
+
+    def _send_held(self, session: GatewaySession) -> int:
+        """Send the lines of ``session`` the world has not said it began, in order, then those
+        that waited; how many were sent again."""
         again, session.sent = session.sent, deque()
-        if again:  # not begun by the world that went: they run now
-            self.metrics.lines_resent.inc(len(again))
         for number, line in again:
             self._send_line(session, number, line)
         while session.waiting:
             session.number += 1
             self._send_line(session, session.number, session.waiting.popleft())
+        return len(again)
 
     def _bus_back(self) -> None:
         """NATS is back after it was away: lines sent meanwhile may not have reached the
@@ -307,17 +312,8 @@ class Gateway:
         lines the world has not said it began (it skips those it has already), then the lines
         typed since NATS came back."""
         self._unsure = False
-        resent = 0
-        for session in list(self.sessions.values()):
-            if not session.attached:
-                continue
-            again, session.sent = session.sent, deque()
-            resent += len(again)
-            for number, line in again:
-                self._send_line(session, number, line)
-            while session.waiting:
-                session.number += 1
-                self._send_line(session, session.number, session.waiting.popleft())
+        resent = sum(self._send_held(session) for session in list(self.sessions.values())
+                     if session.attached)
         if resent:
             self.metrics.lines_resent.inc(resent)
             log.info("lines_resent", gateway=self.id, lines=resent)
