@@ -451,17 +451,13 @@ async def summon(ctx: Ctx, args: str) -> None:
     try:
         async with mine(ctx):
             txn = Txn()
-            if proto.stack:
-                txn.create(proto, count, ctx.char)
-            else:
-                for _ in range(count):
-                    txn.create(proto, 1, ctx.char)
+            txn.create(proto, count, ctx.char)
             if not await commit(ctx, txn):
                 return
     except Busy:
         ctx.send(BUSY)
         return
-    what = proto.named(count) if proto.stack or count == 1 else f"{proto.name} (x{count})"
+    what = proto.named(count)
     ctx.send(f"You summon {what}.")
     others(ctx, f"{rules.cap(what)} appears in {ctx.char.name}'s hands.")
     await ctx.game.social.audit(ctx.session, ctx.char.name, "summon", proto.id, count=count,

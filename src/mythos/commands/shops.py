@@ -113,15 +113,11 @@ async def buy(ctx: Ctx, args: str) -> None:
     txn = Txn()
     if cost and purse is not None:
         txn.destroy(purse, cost)
-    if proto.stack:
-        txn.create(proto, count, ctx.char)
-    else:
-        for _ in range(count):
-            txn.create(proto, 1, ctx.char)
+    txn.create(proto, count, ctx.char)
     if not await commit(ctx, txn):
         return
     stock.sold(count)
-    what = proto.named(count) if proto.stack or count == 1 else f"{proto.name} (x{count})"
+    what = proto.named(count)
     ctx.send(f"You buy {what} for {cost} coin{'s' if cost != 1 else ''}.")
     others(ctx, f"{ctx.char.name} buys {what}.")
 

@@ -196,7 +196,12 @@ class Txn:
 
     def create(self, proto: ItemProto, quantity: int, dest: Any, slot: str | None = None,
                ) -> None:
-        """New things (bought, seeded, refilled) at ``dest``; a stack joins one there."""
+        """New things (bought, seeded, refilled, looted) at ``dest``; a stack joins one there,
+        and ``quantity`` of a thing that does not stack are that many things."""
+        if not proto.stack and quantity > 1:
+            for _ in range(quantity):
+                self.create(proto, 1, dest, slot)
+            return
         t = self._key(dest)
         target = stack_at(holdings(dest), proto) if slot is None else None
         if target is not None:
@@ -428,22 +433,13 @@ class Economy:
             for c in p.contents:
                 have = sum(i.quantity for i in item.contents if i.proto.id == c.proto)
                 if have < c.quantity and c.proto in protos:
-                    proto = protos[c.proto]
-                    if proto.stack:
-                        txn.create(proto, c.quantity - have, item)
-                    else:
-                        for _ in range(c.quantity - have):
-                            txn.create(proto, 1, item)
+                    txn.create(protos[c.proto], c.quantity - have, item)
         else:
             room = self.world.rooms[p.room]
             proto = protos[p.proto]
             have = sum(i.quantity for i in room.items if i.proto is proto)
             if have < p.quantity:
-                if proto.stack:
-                    txn.create(proto, p.quantity - have, room)
-                else:
-                    for _ in range(p.quantity - have):
-                        txn.create(proto, 1, room)
+                txn.create(proto, p.quantity - have, room)
         if txn and (problem := await self.commit(txn)) is not None:
             log.warning("refill_failed", placement=p.id, problem=problem)
 

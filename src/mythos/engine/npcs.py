@@ -584,11 +584,7 @@ class Npcs:
                         lp = self.world.protos.get(spec.proto)
                         if lp is None or self.rng.random() >= spec.chance:
                             continue
-                        if lp.stack:
-                            txn.create(lp, spec.quantity, made_corpse)
-                        else:
-                            for _ in range(spec.quantity):
-                                txn.create(lp, 1, made_corpse)
+                        txn.create(lp, spec.quantity, made_corpse)
                 made = await self.store.death(txn.ops, who, looters, loot_until, decay_at,
                                               record)
                 txn.apply(made)

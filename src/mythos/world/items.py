@@ -74,8 +74,11 @@ class ItemProto:
         return "no_take" not in self.flags
 
     def named(self, quantity: int = 1) -> str:
+        """"a candle", "5 coins"; several of a thing that does not stack: "a candle (x3)"."""
         if self.stack and quantity != 1:
             return f"{quantity} {self.plural or self.name}"
+        if quantity > 1:
+            return f"{self.name} (x{quantity})"
         return self.name
 
 
