@@ -437,9 +437,10 @@ def _first_file(defs: dict[str, str], id_: str, file: str) -> str | None:
 
 def _listed(chk: _Checker, rel: str, kind: str, data: Any, spec: type[_Listed], key: str,
             what: str, seen: dict[str, str], shape: str) -> Iterator[_Listed]:
-    """The entries of a file that lists help pages, item prototypes or NPCs (``spec``, named
-    by its field ``key``) that are well formed and not defined before (``seen``); each problem
-    is noted in ``chk`` (``shape``: what the file should look like)."""
+    """The entries of a list (a file of help pages, item prototypes or NPCs; a zone's rooms
+    or doors) of ``spec``, named by its field ``key``, that are well formed and not defined
+    before (``seen``); each problem is noted in ``chk`` (``shape``: what the file should look
+    like when it is not a list)."""
     if data is None:
         return
     if not isinstance(data, list):
@@ -555,31 +556,13 @@ def check_world(path: Path) -> tuple[World | None, list[Problem]]:
                 chk.add(rel, zspec.zone, f"duplicate zone id (first in {first})")
                 continue
             zones[zspec.zone] = (zspec, rel)
-            for i, item in enumerate(zspec.rooms):
-                rid = _item_id(item, "id", i, "rooms")
-                try:
-                    rspec = RoomSpec.model_validate(item)
-                except ValidationError as exc:
-                    chk.validation_problems(rel, rid, exc)
-                    continue
-                chk.check_id(rel, rspec.id, "room")
-                if (first := _first_file(seen_room, rspec.id, rel)) is not None:
-                    chk.add(rel, rspec.id, f"duplicate room id (first in {first})")
-                    continue
+            for rspec in _listed(chk, rel, "rooms", zspec.rooms, RoomSpec, "id", "room",
+                                 seen_room, ""):
                 rooms[rspec.id] = _RoomDef(rspec, rel, zspec.zone)
-            for i, item in enumerate(zspec.doors):
-                did = _item_id(item, "id", i, "doors")
-                try:
-                    dspec = DoorSpec.model_validate(item)
-                except ValidationError as exc:
-                    chk.validation_problems(rel, did, exc)
-                    continue
-                chk.check_id(rel, dspec.id, "door")
+            for dspec in _listed(chk, rel, "doors", zspec.doors, DoorSpec, "id", "door",
+                                 seen_door, ""):
                 if dspec.key is not None:
                     chk.check_id(rel, dspec.id, "key item", dspec.key)
-                if (first := _first_file(seen_door, dspec.id, rel)) is not None:
-                    chk.add(rel, dspec.id, f"duplicate door id (first in {first})")
-                    continue
                 doors[dspec.id] = _DoorDef(dspec, rel)
 
     if not world_file_seen:
