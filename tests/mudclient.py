@@ -39,7 +39,33 @@ def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
 
 
-class MudClient:
+class Awaiting:
+    """What both test clients (telnet here, ``webclient.WebClient``) wait with: ``_changed`` is
+    set (and replaced) whenever something arrives, ``closed`` once the connection is gone."""
+
+    closed: bool
+    _changed: asyncio.Event
+    _gone = "connection closed"
+
+    async def _wait_for(self, check: Callable[[], Any], timeout: float, what: Callable[[], str]
+                        ) -> Any:
+        """``check()`` once it is not None; AssertionError after ``timeout`` or a close."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            changed = self._changed
+            result = check()
+            if result is not None:
+                return result
+            left = deadline - loop.time()
+            if self.closed or left <= 0:
+                state = self._gone if self.closed else f"timed out after {timeout}s"
+                raise AssertionError(f"{state} waiting for {what()}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), left)
+
+
+class MudClient(Awaiting):
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
                  gmcp: bool, ttype: str | Sequence[str] | None, naws: tuple[int, int] | None,
                  mssp: bool, charset: str | None, eor: bool, negotiate: bool) -> None:
@@ -136,22 +162,6 @@ class MudClient:
     def unread(self) -> str:
         """Plain text received since the last successful ``expect``."""
         return self.text_plain[self._cursor:]
-
-    async def _wait_for(self, check: Callable[[], Any], timeout: float, what: Callable[[], str]
-                        ) -> Any:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            changed = self._changed
-            result = check()
-            if result is not None:
-                return result
-            left = deadline - loop.time()
-            if self.closed or left <= 0:
-                state = "connection closed" if self.closed else f"timed out after {timeout}s"
-                raise AssertionError(f"{state} waiting for {what()}")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), left)
 
     async def expect(self, pattern: str | re.Pattern[str], timeout: float = 5.0
                      ) -> re.Match[str]:

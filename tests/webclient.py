@@ -19,10 +19,12 @@ from typing import Any
 
 import aiohttp
 
-from mudclient import HOST, PASSWORD, strip_ansi
+from mudclient import HOST, PASSWORD, Awaiting, strip_ansi
 
 
-class WebClient:
+class WebClient(Awaiting):
+    _gone = "socket closed"
+
     def __init__(self, app: Any, *, origin: str | None = None,
                  local_addr: tuple[str, int] | None = None,
                  headers: dict[str, str] | None = None) -> None:
@@ -98,22 +100,6 @@ class WebClient:
     def text(self) -> str:
         """Every text frame so far, ANSI codes stripped."""
         return self._text
-
-    async def _wait_for(self, check: Callable[[], Any], timeout: float,
-                        what: Callable[[], str]) -> Any:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            changed = self._changed
-            result = check()
-            if result is not None:
-                return result
-            left = deadline - loop.time()
-            if self.closed or left <= 0:
-                state = "socket closed" if self.closed else f"timed out after {timeout}s"
-                raise AssertionError(f"{state} waiting for {what()}")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), left)
 
     async def expect(self, pattern: str, timeout: float = 5.0) -> re.Match[str]:
         """The next match of ``pattern`` in the text received since the last expect."""
