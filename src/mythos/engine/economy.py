@@ -127,8 +127,11 @@ class Txn:
         character (carried, not worn), a room or a container. Stacks join a stack there."""
         src = item.parent
         f, t = owner_key(src), self._key(dest)
-        if not item.proto.stack:
-            self._op(Move(item.id, f, t))
+        stack = item.proto.stack
+        target = stack_at(holdings(dest), item.proto, but=item) if stack else None
+        whole = quantity >= item.quantity
+        if not stack or (whole and target is None):  # the thing itself changes hands
+            self._op(Move(item.id, f, t, quantity=item.quantity if stack else None))
 
             def moved(_: list[int | None]) -> None:
                 self.events.append(("remove", src, item))
@@ -139,10 +142,7 @@ class Txn:
                 self.arrived.append(item)
 
             self._effect(moved)
-            return
-        target = stack_at(holdings(dest), item.proto, but=item)
-        whole = quantity >= item.quantity
-        if whole and target is not None:
+        elif whole and target is not None:
             self._op(Delete(item.id, f, item.quantity))
             self._op(Adjust(target.id, owner_key(dest), quantity))
 
@@ -154,18 +154,6 @@ class Txn:
                 self.arrived.append(target)
 
             self._effect(merged)
-        elif whole:
-            self._op(Move(item.id, f, t, quantity=item.quantity))
-
-            def moved_stack(_: list[int | None]) -> None:
-                self.events.append(("remove", src, item))
-                detach(item)
-                item.slot = None
-                attach(item, dest)
-                self.events.append(("add", dest, item))
-                self.arrived.append(item)
-
-            self._effect(moved_stack)
         else:
             self._op(Adjust(item.id, f, -quantity))
             if target is not None:
