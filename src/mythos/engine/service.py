@@ -101,7 +101,7 @@ class RemoteConnection:
         self.peer = peer[:80]
         self.closed = False
         #: The number of the last line of this session begun here, and the last the gateway
-        #: was told of (``bus/wire.py``: lines are never run twice).
+        #: was told of (``bus/wire.py``).
         self.begun = 0
         self.told = 0
 
@@ -436,9 +436,9 @@ class WorldService:
 
     async def _login(self, client: _Client, name: str, new: bool, resume: bool,
                      quiet: bool = False) -> bool:
-        """``resume``: it was in the game when the world went away (no welcome, no message of
-        the day); ``quiet``: in another world, which stopped or died (nobody sees it arrive,
-        nobody saw it go)."""
+        """``resume``: it was in the game when the world went away (welcomed back where it
+        was, no message of the day); ``quiet``: in another world, which stopped or died
+        (nobody sees it arrive, nobody saw it go)."""
         game, session, conn = self.game, client.session, client.conn
         try:
             account = await store_call(game.store.get_account(name))
