@@ -198,6 +198,7 @@ class PrivateNats:
 
     conf: Path
     url: str = ""
+    monitor: str = ""  # http://host:port of its monitoring endpoint, when its config has one
     proc: asyncio.subprocess.Process | None = None
     _drain: asyncio.Task[bytes] | None = None
 
@@ -214,6 +215,8 @@ class PrivateNats:
                 assert line, f"nats-server ended:\n{said}"
                 said += line.decode(errors="replace")
         self.url = f"nats://{m[1]}"
+        if (http := re.search(r"Starting http monitor on (\S+:\d+)", said)) is not None:
+            self.monitor = f"http://{http[1]}"
         self._drain = asyncio.get_running_loop().create_task(self.proc.stderr.read())
 
     def send(self, sig: int) -> None:

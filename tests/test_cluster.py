@@ -11,6 +11,7 @@ Every cluster has a bus prefix of its own, so tests never hear each other on the
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 import uuid
@@ -29,7 +30,7 @@ from test_cli import mythos, sqlite_url
 from test_social import staff
 from test_store import outage
 
-from mudclient import PASSWORD, MudClient, login, wait_until
+from mudclient import PASSWORD, MudClient, http_get, login, wait_until
 
 TOKEN = f"trusted-{uuid.uuid4().hex}"
 RESTARTING = "the world is restarting"
@@ -514,6 +515,51 @@ async def until_logged(node: Node, event: str) -> None:
     while event not in await asyncio.to_thread(node.log.read_text):
         assert loop.time() < deadline, f"{node.kind} {node.name} never logged {event}"
         await asyncio.sleep(0.05)
+
+
+async def test_lines_outlive_the_world_dropping_off_nats(tmp_path: Path) -> None:
+    """NATS stays up, but drops the world's connection (stopped with SIGSTOP, it answers no
+    pings): a line typed then finds nobody listening. The world, back on NATS, says so (its
+    ``link`` in its status) and the gateway sends the line again, well before the gateway
+    would take the world for gone (no "gone quiet")."""
+    async with private_nats(tmp_path, 'http: "127.0.0.1:-1"\nping_interval: "200ms"\n'
+                                      "ping_max: 1") as server:
+        cluster = Cluster(tmp_path, sqlite_url(tmp_path / "mythos.db"), nats_url=server.url)
+        monitor_port = int(server.monitor.rsplit(":", 1)[1])
+
+        async def connections() -> int:
+            status, body = await http_get(monitor_port, "/connz")
+            assert status == 200, body
+            return int(json.loads(body)["num_connections"])
+
+        try:
+            world, gateway = await asyncio.gather(cluster.start_world(),
+                                                  cluster.start_gateway("solo"))
+            c = await login(gateway, "Ulrich")
+            mark = len(c.text_plain)
+            assert await connections() == 2
+            world.signal(signal.SIGSTOP)
+            try:
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 10
+                while await connections() != 1:  # NATS gave up on the world
+                    assert loop.time() < deadline, "NATS never dropped the stopped world"
+                    await asyncio.sleep(0.05)
+                c.send("say Anyone home?")
+                await asyncio.sleep(0.2)  # published, and dropped: nobody listens
+            finally:
+                world.signal(signal.SIGCONT)
+            await c.expect(re.escape("You say, 'Anyone home?'"), timeout=BACK)
+            await c.command("look", "Exits:")
+            since = c.text_plain[mark:]
+            assert since.count("You say, 'Anyone home?'") == 1, since
+            assert "gone quiet" not in since, since  # the link told the gateway, not silence
+            assert await gateway.metric("mythos_gateway_lines_resent_total") >= 1
+            await c.close()
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{await cluster.tails()}") from None
+        finally:
+            await cluster.close()
 
 
 async def test_the_bus_says_whether_nats_has_what_was_sent(tmp_path: Path) -> None:

@@ -21,7 +21,8 @@ session it has begun (``n``, below), and the gateway keeps each line it sent tha
 not yet said it began. When a world takes the session up again (after a restart, a crash, the
 world's ``x``) the gateway sends those lines again, in order, then the ones that waited; so it
 does when NATS comes back after it was away (what was published meanwhile may be lost), once
-it hears the world again, holding lines typed until then. A line the world said it began is
+it hears the world again, holding lines typed until then, and when the world says it was off
+NATS for a moment (its ``link``, below). A line the world said it began is
 never sent again (a crash may have cut it short). One it began without having said so yet may
 run twice; so before an economy action changes the database the world makes sure the gateway
 has heard that its line began (``n``, flushed to NATS): an item or money move is never made
@@ -53,9 +54,11 @@ naming its session (output of one pulse to thousands of clients is one message, 
   connection, take the session up again when the world is back
 - ``["x", sid]``: the world does not know this session (it restarted): take it up again
 
-Presence: ``<prefix>.world.status`` (``{"state": "up"|"down", "epoch", "wire", "restarting",
-"mssp"}``, every second and at each change; ``wire``: the version the world speaks, missing: 1;
-a gateway keeps lines to send again only for a world of wire 4 and later) and
+Presence: ``<prefix>.world.status`` (``{"state": "up"|"down", "epoch", "wire", "link",
+"restarting", "mssp"}``, every second and at each change; ``wire``: the version the world
+speaks, missing: 1; a gateway keeps lines to send again only for a world of wire 4 and later;
+``link``: how many times the world has (re)connected to NATS: when it changes, the world was
+off NATS for a moment, and gateways send again what it has not begun) and
 ``<prefix>.gateway.status`` (``{"gateway", "state", "sessions"}``, every second). Requests:
 ``<prefix>.world.auth`` (the browser's login API).
 """

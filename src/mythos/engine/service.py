@@ -200,6 +200,9 @@ class WorldService:
         self._heart: asyncio.Task[None] | None = None
         self._subs: list[Subscription] = []
         self._up = False
+        #: How many times the world (re)connected to the bus: a gateway that sees it change
+        #: sends again the lines that may have found nobody listening (``bus/wire.py``).
+        self._link = 1
 
     # -- start and stop ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -210,6 +213,7 @@ class WorldService:
             await self.bus.serve(self.subjects.auth, self._on_auth)]
         self._up = True
         self.game.metrics.world_up.set(1)
+        self.bus.on_reconnect(self._bus_back)
         self._announce()
         self._heart = asyncio.get_running_loop().create_task(self._heartbeat(),
                                                              name="world-heartbeat")
@@ -235,7 +239,14 @@ class WorldService:
     def _announce(self) -> None:
         self.bus.publish(self.subjects.world_status, {
             "state": "up" if self._up else "down", "epoch": self.epoch, "wire": WIRE,
+            "link": self._link,
             "restarting": self.restarting, "mssp": self.game.mssp()})
+
+    def _bus_back(self) -> None:
+        """Back on NATS after it was away: what gateways sent meanwhile found nobody."""
+        self._link += 1
+        if self._up:
+            self._announce()
 
     async def _heartbeat(self) -> None:
         while True:

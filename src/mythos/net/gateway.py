@@ -139,6 +139,7 @@ class Gateway:
         self.world_up = False
         self.world_epoch: str | None = None
         self.world_wire = 1  # the version of the messages the world speaks (bus/wire.py)
+        self.world_link: Any = None  # how many times it (re)connected to NATS, as it said
         self._heard = 0.0
         self._mssp: dict[str, Any] = {}
         self._heart: asyncio.Task[None] | None = None
@@ -340,7 +341,9 @@ class Gateway:
         wire = msg.get("wire")
         self.world_wire = wire if type(wire) is int else 1
         epoch = msg["epoch"]
-        if self._unsure and self.world_up and epoch == self.world_epoch:
+        link, self.world_link = self.world_link, msg.get("link")
+        if self.world_up and epoch == self.world_epoch and (
+                self._unsure or link != self.world_link):  # it or we were off NATS
             self._heard_again()
         if msg.get("state") != "up":
             if self.world_up and epoch == self.world_epoch:
