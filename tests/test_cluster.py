@@ -521,7 +521,7 @@ async def test_lines_outlive_the_world_dropping_off_nats(tmp_path: Path) -> None
     """NATS stays up, but drops the world's connection (stopped with SIGSTOP, it answers no
     pings): a line typed then finds nobody listening. The world, back on NATS, says so (its
     ``link`` in its status) and the gateway sends the line again, well before the gateway
-    would take the world for gone (no "gone quiet")."""
+    would take the world for gone (no "gone quiet"), and asks for the client's state again."""
     async with private_nats(tmp_path, 'http: "127.0.0.1:-1"\nping_interval: "200ms"\n'
                                       "ping_max: 1") as server:
         cluster = Cluster(tmp_path, sqlite_url(tmp_path / "mythos.db"), nats_url=server.url)
@@ -536,7 +536,9 @@ async def test_lines_outlive_the_world_dropping_off_nats(tmp_path: Path) -> None
             world, gateway = await asyncio.gather(cluster.start_world(),
                                                   cluster.start_gateway("solo"))
             c = await login(gateway, "Ulrich")
+            await c.expect_gmcp("Room.Info")
             mark = len(c.text_plain)
+            rooms = sum(1 for package, _ in c.gmcp if package == "Room.Info")
             assert await connections() == 2
             world.signal(signal.SIGSTOP)
             try:
@@ -550,6 +552,10 @@ async def test_lines_outlive_the_world_dropping_off_nats(tmp_path: Path) -> None
             finally:
                 world.signal(signal.SIGCONT)
             await c.expect(re.escape("You say, 'Anyone home?'"), timeout=BACK)
+            # what the world sent meanwhile may be lost: the client gets its state again
+            await wait_until(lambda: sum(1 for package, _ in c.gmcp
+                                         if package == "Room.Info") > rooms, 10,
+                             "Room.Info sent again")
             await c.command("look", "Exits:")
             since = c.text_plain[mark:]
             assert since.count("You say, 'Anyone home?'") == 1, since

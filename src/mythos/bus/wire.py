@@ -14,7 +14,9 @@ Gateway -> world, one subject per session, ``<prefix>.in.<gateway>.<session>``; 
   fanfare; this world's, that it had been let go and comes back in).
 - ``line`` (``t``: one line typed; ``n``: its number, counted by the gateway per session from
   1, wire 4 and later), ``oob`` (``p`` package, ``d`` data), ``term`` (facts that changed),
-  ``gone`` (the socket closed).
+  ``gone`` (the socket closed), ``resync`` (send the session's state again, its GMCP vitals,
+  status, room and inventory: what the world sent while it or the gateway was off NATS is
+  lost).
 
 Lines typed while a world dies or NATS is away are not lost: the world says which line of a
 session it has begun (``n``, below), and the gateway keeps each line it sent that the world has

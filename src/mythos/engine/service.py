@@ -355,6 +355,8 @@ class WorldService:
             package, data = msg.get("p"), msg.get("d")
             if isinstance(package, str) and 0 < len(package) <= 128:
                 session.handle_oob(package, data)
+        elif kind == "resync":
+            session.resync()
         elif kind == "term":
             facts = terminal_facts(msg.get("term"))
             if facts:

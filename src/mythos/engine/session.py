@@ -201,15 +201,20 @@ class Session:
         elif p == "core.ping":
             self.oob("Core.Ping")
             self.flush()
-        elif self.playing and p in ("char.vitals", "room.info", "char.status"):
-            # A client asking again (after a reconnect of its UI) gets the current state.
-            self.game.send_state(self)
-            self.flush()
+        elif p in ("char.vitals", "room.info", "char.status"):
+            self.resync()  # a client asking again (after a reconnect of its UI)
         elif self.playing and p == "comm.channel.list":
             self.game.social.send_channel_list(self)
             self.flush()
         elif self.playing and p in ("char.items.inv", "char.items.room", "char.items.contents"):
             self.game.economy.on_request(self, p, data)
+            self.flush()
+
+    def resync(self) -> None:
+        """Send the current state again (GMCP: vitals, status, room, inventory): the client
+        asked, or its gateway may have lost what it was sent (NATS was away)."""
+        if self.playing:
+            self.game.send_state(self)
             self.flush()
 
     def update_terminal(self, width: int | None = None, height: int | None = None,

@@ -311,10 +311,14 @@ class Gateway:
     def _heard_again(self) -> None:
         """The world is heard on NATS again, so it hears us: send each attached session's
         lines the world has not said it began (it skips those it has already), then the lines
-        typed since NATS came back."""
+        typed since NATS came back, and ask for its state again (what the world sent while
+        one of us was off NATS is lost)."""
         self._unsure = False
-        resent = sum(self._send_held(session) for session in list(self.sessions.values())
-                     if session.attached)
+        resent = 0
+        for session in list(self.sessions.values()):
+            if session.attached:
+                resent += self._send_held(session)
+                self.send(session, {"k": "resync"})  # what it was sent meanwhile may be lost
         if resent:
             self.metrics.lines_resent.inc(resent)
             log.info("lines_resent", gateway=self.id, lines=resent)
