@@ -568,6 +568,63 @@ async def test_lines_outlive_the_world_dropping_off_nats(tmp_path: Path) -> None
             await cluster.close()
 
 
+async def test_a_client_the_new_world_asked_for_is_taken_up_once(tmp_path: Path) -> None:
+    """A world started again so fast that a line reaches it before the gateway has seen its
+    status: it answers ``x`` (naming its epoch), the gateway takes the client up there, and the
+    world's status that follows does not take it up a second time (which would log the player
+    out and in again). The world is played by the test, on the real NATS server."""
+    cluster = Cluster(tmp_path, sqlite_url(tmp_path / "mythos.db"))
+    nc = await nats.connect(NATS_URL)
+    try:
+        p = cluster.prefix
+        inbound: list[tuple[str, dict]] = []
+
+        async def on_in(msg: Msg) -> None:
+            inbound.append((msg.subject, decode(msg.data)))
+
+        await nc.subscribe(f"{p}.in.>", cb=on_in)
+
+        async def status(epoch: str) -> None:
+            await nc.publish(f"{p}.world.status", encode(
+                {"state": "up", "epoch": epoch, "wire": 4, "link": 1, "restarting": False,
+                 "mssp": {}}))
+            await nc.flush()
+
+        gateway = await cluster.start_gateway("quick", healthy=False)
+        await status("first")
+        await gateway.healthy()
+        c = await MudClient.connect("127.0.0.1", gateway.telnet_port)
+        await wait_until(lambda: any(m["k"] == "connect" for _, m in inbound), 10, "a connect")
+        subject = next(sub for sub, m in inbound if m["k"] == "connect")
+        sid = subject.rsplit(".", 1)[1]
+        out = f"{p}.out.{gateway.gateway_id}"
+        await nc.publish(out, encode({"ops": [["s", sid, "Welcome, Xavi.\n", True, [], 0],
+                                               ["b", sid, "Xavi", "first"]]}))
+        await c.expect("Welcome, Xavi.")
+
+        def connects() -> list[dict]:
+            return [m for sub, m in inbound if sub == subject and m["k"] == "connect"]
+
+        c.send("look")  # to a world that no longer knows the session
+        await wait_until(lambda: any(m.get("t") == "look" for _, m in inbound), 10, "look")
+        await nc.publish(out, encode({"ops": [["x", sid, "second"]]}))
+        await wait_until(lambda: len(connects()) == 2, 10, "the client taken up again")
+        again = connects()[1]
+        assert again["login"] == {"name": "Xavi", "resume": True, "epoch": "first"}, again
+        await status("second")  # the new world's status, just after
+        await until_logged(gateway, "epoch=second")
+        await asyncio.sleep(0.3)
+        assert len(connects()) == 2, connects()
+        looks = [m for sub, m in inbound if sub == subject and m.get("t") == "look"]
+        assert [m["n"] for m in looks] == [1, 1], looks  # sent again after the connect, once
+        await c.close()
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{await cluster.tails()}") from None
+    finally:
+        await nc.close()
+        await cluster.close()
+
+
 async def test_the_bus_says_whether_nats_has_what_was_sent(tmp_path: Path) -> None:
     """``NatsBus.flush`` is what an item move waits on before it commits (its line is never run
     twice, ``bus/wire.py``): True once the server has every message published so far; False

@@ -54,7 +54,8 @@ naming its session (output of one pulse to thousands of clients is one message, 
 - ``["c", sid, message, reconnect]``: hang up, after ``message``
 - ``["w", sid, message]``: the world is going down for a restart: say ``message``, keep the
   connection, take the session up again when the world is back
-- ``["x", sid]``: the world does not know this session (it restarted): take it up again
+- ``["x", sid, epoch]``: the world of ``epoch`` does not know this session (it restarted):
+  take it up again (once: the world's status that follows does not take it up a second time)
 
 Presence: ``<prefix>.world.status`` (``{"state": "up"|"down", "epoch", "wire", "link",
 "restarting", "mssp"}``, every second and at each change; ``wire``: the version the world

@@ -344,7 +344,8 @@ class WorldService:
         client = self.clients.get((gateway, sid))
         if client is None:
             if kind != "gone":
-                self.emit(gateway, ["x", sid])  # unknown here (a restart): take it up again
+                # unknown here (a restart): take it up again, here
+                self.emit(gateway, ["x", sid, self.epoch])
             return None
         session = client.session
         if kind == "line":

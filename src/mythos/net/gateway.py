@@ -65,8 +65,8 @@ class GatewaySession:
     """One client of this gateway, as the network side sees its session (what
     ``engine/connection.py`` documents for the network side)."""
 
-    __slots__ = ("attached", "closed", "conn", "epoch", "gateway", "login", "name", "number",
-                 "sent", "sid", "sticky", "terminal", "told", "waiting")
+    __slots__ = ("attached", "closed", "conn", "epoch", "gateway", "handed", "login", "name",
+                 "number", "sent", "sid", "sticky", "terminal", "told", "waiting")
 
     def __init__(self, gateway: Gateway, sid: str, conn: Connection,
                  terminal: dict[str, Any], login: dict[str, Any] | None) -> None:
@@ -79,6 +79,7 @@ class GatewaySession:
         self.epoch: str | None = None  # ...in the world of this epoch
         self.sticky: list[list[Any]] = []
         self.attached = False  # the world has this client
+        self.handed: str | None = None  # ...the world of this epoch, as far as we know
         self.waiting: deque[str] = deque()
         #: Lines sent to the world that it has not said it began: (number, line), in order;
         #: ``number``: the last line's.
@@ -271,8 +272,9 @@ class Gateway:
         return reply
 
     # -- to the world ----------------------------------------------------------------------------
-    def _attach(self, session: GatewaySession) -> None:
-        """Hand the client to the world: a new one, or one taken up again after a restart."""
+    def _attach(self, session: GatewaySession, epoch: str | None = None) -> None:
+        """Hand the client to the world (of ``epoch``, if known other than by its status): a
+        new one, or one taken up again after a restart."""
         login: dict[str, Any] | None = session.login
         if session.name is not None:
             login = {"name": session.name, "resume": True, "epoch": session.epoch}
@@ -287,6 +289,7 @@ class Gateway:
                             "term": session.terminal, "oob": session.sticky, "login": login,
                             "wire": WIRE})
         session.attached = True
+        session.handed = epoch or self.world_epoch
         session.told = False
         if resent := self._send_held(session):  # not begun by the world that went
             self.metrics.lines_resent.inc(resent)
@@ -364,6 +367,8 @@ class Gateway:
         log.info("world_up", gateway=self.id, epoch=epoch, new=new,
                  sessions=len(self.sessions))
         for session in list(self.sessions.values()):
+            if session.attached and session.handed == epoch:
+                continue  # taken up by this world already, at its "x"
             if new or not session.attached:
                 self._attach(session)
 
@@ -420,7 +425,8 @@ class Gateway:
                 elif code == "x":
                     session.attached = False
                     if self.world_up:
-                        self._attach(session)
+                        self._attach(session, op[2] if len(op) > 2 and isinstance(op[2], str)
+                                     else None)
             except Exception:
                 log.exception("gateway_op_failed", op=str(op)[:120])
         if touched:
