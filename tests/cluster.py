@@ -322,6 +322,18 @@ class Cluster:
     async def tails(self) -> str:
         return "\n".join([await n.tail() for n in self.nodes])
 
+    async def __aenter__(self) -> Cluster:
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                        tb: object) -> None:
+        """Kill whatever still runs; a failed assertion carries the ends of the logs."""
+        try:
+            if isinstance(exc, AssertionError):
+                raise AssertionError(f"{exc}\n{await self.tails()}") from None
+        finally:
+            await self.close()
+
     async def close(self) -> None:
         """Kill whatever still runs (gateways first)."""
         for node in sorted(self.nodes, key=lambda n: n.kind == "world"):

@@ -446,8 +446,7 @@ async def test_a_killed_gateway_drops_only_its_players(shared: Cluster) -> None:
 async def test_world_restart_keeps_players_connected(db_url: str, tmp_path: Path) -> None:
     """SIGTERM the world with players on two gateways; they are told and stay connected, a
     command typed meanwhile waits; the world started again takes them up where they were."""
-    cluster = Cluster(tmp_path, db_url)
-    try:
+    async with Cluster(tmp_path, db_url) as cluster:
         world, alpha, beta = await asyncio.gather(
             cluster.start_world(), cluster.start_gateway("alpha"), cluster.start_gateway("beta"))
         xav = await login(alpha, "Xavier")
@@ -493,10 +492,6 @@ async def test_world_restart_keeps_players_connected(db_url: str, tmp_path: Path
         await yol.command("say Back again.", "You say")
         await xav.expect(re.escape("Yolanda says, 'Back again.'"))
         await close(xav, yol)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{await cluster.tails()}") from None
-    finally:
-        await cluster.close()
 
 
 async def until_metric(node: Node, value: float, name: str, **labels: str) -> None:
@@ -524,7 +519,6 @@ async def test_lines_outlive_the_world_dropping_off_nats(tmp_path: Path) -> None
     would take the world for gone (no "gone quiet"), and asks for the client's state again."""
     async with private_nats(tmp_path, 'http: "127.0.0.1:-1"\nping_interval: "200ms"\n'
                                       "ping_max: 1") as server:
-        cluster = Cluster(tmp_path, sqlite_url(tmp_path / "mythos.db"), nats_url=server.url)
         monitor_port = int(server.monitor.rsplit(":", 1)[1])
 
         async def connections() -> int:
@@ -532,7 +526,8 @@ async def test_lines_outlive_the_world_dropping_off_nats(tmp_path: Path) -> None
             assert status == 200, body
             return int(json.loads(body)["num_connections"])
 
-        try:
+        async with Cluster(tmp_path, sqlite_url(tmp_path / "mythos.db"),
+                           nats_url=server.url) as cluster:
             world, gateway = await asyncio.gather(cluster.start_world(),
                                                   cluster.start_gateway("solo"))
             c = await login(gateway, "Ulrich")
@@ -562,10 +557,6 @@ async def test_lines_outlive_the_world_dropping_off_nats(tmp_path: Path) -> None
             assert "gone quiet" not in since, since  # the link told the gateway, not silence
             assert await gateway.metric("mythos_gateway_lines_resent_total") >= 1
             await c.close()
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}\n{await cluster.tails()}") from None
-        finally:
-            await cluster.close()
 
 
 async def test_a_client_the_new_world_asked_for_is_taken_up_once(tmp_path: Path) -> None:
@@ -573,56 +564,53 @@ async def test_a_client_the_new_world_asked_for_is_taken_up_once(tmp_path: Path)
     status: it answers ``x`` (naming its epoch), the gateway takes the client up there, and the
     world's status that follows does not take it up a second time (which would log the player
     out and in again). The world is played by the test, on the real NATS server."""
-    cluster = Cluster(tmp_path, sqlite_url(tmp_path / "mythos.db"))
     nc = await nats.connect(NATS_URL)
     try:
-        p = cluster.prefix
-        inbound: list[tuple[str, dict]] = []
+        async with Cluster(tmp_path, sqlite_url(tmp_path / "mythos.db")) as cluster:
+            p = cluster.prefix
+            inbound: list[tuple[str, dict]] = []
 
-        async def on_in(msg: Msg) -> None:
-            inbound.append((msg.subject, decode(msg.data)))
+            async def on_in(msg: Msg) -> None:
+                inbound.append((msg.subject, decode(msg.data)))
 
-        await nc.subscribe(f"{p}.in.>", cb=on_in)
+            await nc.subscribe(f"{p}.in.>", cb=on_in)
 
-        async def status(epoch: str) -> None:
-            await nc.publish(f"{p}.world.status", encode(
-                {"state": "up", "epoch": epoch, "wire": 4, "link": 1, "restarting": False,
-                 "mssp": {}}))
-            await nc.flush()
+            async def status(epoch: str) -> None:
+                await nc.publish(f"{p}.world.status", encode(
+                    {"state": "up", "epoch": epoch, "wire": 4, "link": 1, "restarting": False,
+                     "mssp": {}}))
+                await nc.flush()
 
-        gateway = await cluster.start_gateway("quick", healthy=False)
-        await status("first")
-        await gateway.healthy()
-        c = await MudClient.connect("127.0.0.1", gateway.telnet_port)
-        await wait_until(lambda: any(m["k"] == "connect" for _, m in inbound), 10, "a connect")
-        subject = next(sub for sub, m in inbound if m["k"] == "connect")
-        sid = subject.rsplit(".", 1)[1]
-        out = f"{p}.out.{gateway.gateway_id}"
-        await nc.publish(out, encode({"ops": [["s", sid, "Welcome, Xavi.\n", True, [], 0],
-                                               ["b", sid, "Xavi", "first"]]}))
-        await c.expect("Welcome, Xavi.")
+            gateway = await cluster.start_gateway("quick", healthy=False)
+            await status("first")
+            await gateway.healthy()
+            c = await MudClient.connect("127.0.0.1", gateway.telnet_port)
+            await wait_until(lambda: any(m["k"] == "connect" for _, m in inbound), 10, "a connect")
+            subject = next(sub for sub, m in inbound if m["k"] == "connect")
+            sid = subject.rsplit(".", 1)[1]
+            out = f"{p}.out.{gateway.gateway_id}"
+            await nc.publish(out, encode({"ops": [["s", sid, "Welcome, Xavi.\n", True, [], 0],
+                                                   ["b", sid, "Xavi", "first"]]}))
+            await c.expect("Welcome, Xavi.")
 
-        def connects() -> list[dict]:
-            return [m for sub, m in inbound if sub == subject and m["k"] == "connect"]
+            def connects() -> list[dict]:
+                return [m for sub, m in inbound if sub == subject and m["k"] == "connect"]
 
-        c.send("look")  # to a world that no longer knows the session
-        await wait_until(lambda: any(m.get("t") == "look" for _, m in inbound), 10, "look")
-        await nc.publish(out, encode({"ops": [["x", sid, "second"]]}))
-        await wait_until(lambda: len(connects()) == 2, 10, "the client taken up again")
-        again = connects()[1]
-        assert again["login"] == {"name": "Xavi", "resume": True, "epoch": "first"}, again
-        await status("second")  # the new world's status, just after
-        await until_logged(gateway, "epoch=second")
-        await asyncio.sleep(0.3)
-        assert len(connects()) == 2, connects()
-        looks = [m for sub, m in inbound if sub == subject and m.get("t") == "look"]
-        assert [m["n"] for m in looks] == [1, 1], looks  # sent again after the connect, once
-        await c.close()
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{await cluster.tails()}") from None
+            c.send("look")  # to a world that no longer knows the session
+            await wait_until(lambda: any(m.get("t") == "look" for _, m in inbound), 10, "look")
+            await nc.publish(out, encode({"ops": [["x", sid, "second"]]}))
+            await wait_until(lambda: len(connects()) == 2, 10, "the client taken up again")
+            again = connects()[1]
+            assert again["login"] == {"name": "Xavi", "resume": True, "epoch": "first"}, again
+            await status("second")  # the new world's status, just after
+            await until_logged(gateway, "epoch=second")
+            await asyncio.sleep(0.3)
+            assert len(connects()) == 2, connects()
+            looks = [m for sub, m in inbound if sub == subject and m.get("t") == "look"]
+            assert [m["n"] for m in looks] == [1, 1], looks  # sent again after the connect, once
+            await c.close()
     finally:
         await nc.close()
-        await cluster.close()
 
 
 async def test_the_bus_says_whether_nats_has_what_was_sent(tmp_path: Path) -> None:
@@ -662,8 +650,7 @@ async def test_an_item_move_waits_for_nats_and_lines_outlive_it(tmp_path: Path) 
     is back on its port; the player carries the pencil and not the camera."""
     async with private_nats(tmp_path) as server:
         db = tmp_path / "mythos.db"
-        cluster = Cluster(tmp_path, sqlite_url(db), nats_url=server.url)
-        try:
+        async with Cluster(tmp_path, sqlite_url(db), nats_url=server.url) as cluster:
             world, gateway = await asyncio.gather(cluster.start_world(),
                                                   cluster.start_gateway("solo"))
             c = await login(gateway, "Tilda")
@@ -695,10 +682,6 @@ async def test_an_item_move_waits_for_nats_and_lines_outlive_it(tmp_path: Path) 
             log = await asyncio.to_thread(world.log.read_text)
             assert log.count("item_move_unconfirmed") == 1, log
             await c.close()
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}\n{await cluster.tails()}") from None
-        finally:
-            await cluster.close()
 
 
 async def test_a_message_over_the_size_limit_is_dropped_unread(tmp_path: Path) -> None:
@@ -707,43 +690,40 @@ async def test_a_message_over_the_size_limit_is_dropped_unread(tmp_path: Path) -
     world's limit still holds: a trusted but oversized message is dropped unread, counted."""
     async with private_nats(tmp_path, "max_payload: 4MB") as server:
         url = server.url
-        cluster = Cluster(tmp_path, sqlite_url(tmp_path / "mythos.db"), token=TOKEN,
-                          nats_url=url)
         nc = None
         try:
-            world = await cluster.start_world()
-            nc = await nats.connect(url)
-            assert nc.max_payload > MAX_MESSAGE
-            replies: list[Msg] = []
+            async with Cluster(tmp_path, sqlite_url(tmp_path / "mythos.db"), token=TOKEN,
+                               nats_url=url) as cluster:
+                world = await cluster.start_world()
+                nc = await nats.connect(url)
+                assert nc.max_payload > MAX_MESSAGE
+                replies: list[Msg] = []
 
-            async def on_out(msg: Msg) -> None:
-                replies.append(msg)
+                async def on_out(msg: Msg) -> None:
+                    replies.append(msg)
 
-            p = cluster.prefix
-            await nc.subscribe(f"{p}.out.probe", cb=on_out)
-            await nc.flush()
-            signed = {TOKEN_HEADER: TOKEN}
-            connect = {"k": "connect", "kind": "telnet", "peer": "127.0.0.1:1", "term": {},
-                       "oob": []}
-            big = encode({**connect, "pad": "x" * MAX_MESSAGE})
-            assert MAX_MESSAGE < len(big) < nc.max_payload
-            await nc.publish(f"{p}.in.probe.1", big, headers=signed)
-            await nc.flush()
-            await until_metric(world, 1, "mythos_bus_dropped_total", reason="too_big")
-            # The same connect within the limit is taken (greeted): only the size mattered.
-            await nc.publish(f"{p}.in.probe.2", encode(connect), headers=signed)
-            await nc.flush()
-            await wait_until(lambda: any(b"By what name" in m.data for m in replies), 10,
-                             "the world's greeting")
-            sids = {op[1] for m in replies for op in decode(m.data)["ops"]}
-            assert sids == {"2"}, sids  # never a word to the oversized one
-            assert await world.metric("mythos_bus_dropped_total", reason="untrusted") == 0
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}\n{await cluster.tails()}") from None
+                p = cluster.prefix
+                await nc.subscribe(f"{p}.out.probe", cb=on_out)
+                await nc.flush()
+                signed = {TOKEN_HEADER: TOKEN}
+                connect = {"k": "connect", "kind": "telnet", "peer": "127.0.0.1:1", "term": {},
+                           "oob": []}
+                big = encode({**connect, "pad": "x" * MAX_MESSAGE})
+                assert MAX_MESSAGE < len(big) < nc.max_payload
+                await nc.publish(f"{p}.in.probe.1", big, headers=signed)
+                await nc.flush()
+                await until_metric(world, 1, "mythos_bus_dropped_total", reason="too_big")
+                # The same connect within the limit is taken (greeted): only the size mattered.
+                await nc.publish(f"{p}.in.probe.2", encode(connect), headers=signed)
+                await nc.flush()
+                await wait_until(lambda: any(b"By what name" in m.data for m in replies), 10,
+                                 "the world's greeting")
+                sids = {op[1] for m in replies for op in decode(m.data)["ops"]}
+                assert sids == {"2"}, sids  # never a word to the oversized one
+                assert await world.metric("mythos_bus_dropped_total", reason="untrusted") == 0
         finally:
             if nc is not None:
                 await nc.close()
-            await cluster.close()
 
 
 # -- the single process ------------------------------------------------------------------------
