@@ -74,8 +74,9 @@ class Metrics:
             "mythos_world_up", "1 while the world is up (a gateway: while it answers)", registry=r)
         self.lines_resent = Counter(
             "mythos_gateway_lines_resent",
-            "Lines a gateway sent again to a world that came back, because the one that went "
-            "had not begun them (bus/wire.py)", registry=r)
+            "Lines a gateway sent again because the world had not begun them when it went "
+            "(a restart, a crash) or when it or the gateway was off NATS (bus/wire.py)",
+            registry=r)
         self.bus_dropped = Counter(
             "mythos_bus_dropped",
             "Bus messages dropped unread: too_big, untrusted (wrong token), bad_json",

@@ -214,8 +214,7 @@ class Gateway:
             return
         if session.attached:
             if not self._unsure:
-                session.number += 1
-                self._send_line(session, session.number, line)
+                self._send_new(session, line)
             elif len(session.waiting) < MAX_QUEUED_LINES:  # until the world is heard again
                 session.waiting.append(line)
             else:
@@ -236,6 +235,11 @@ class Gateway:
         if not session.told:
             session.told = True
             session.say(WAITING)
+
+    def _send_new(self, session: GatewaySession, line: str) -> None:
+        """A line sent for the first time: it gets the session's next number."""
+        session.number += 1
+        self._send_line(session, session.number, line)
 
     def _send_line(self, session: GatewaySession, number: int, line: str) -> None:
         if self.world_wire >= 4:  # a world that says which lines it began
@@ -301,8 +305,7 @@ class Gateway:
         for number, line in again:
             self._send_line(session, number, line)
         while session.waiting:
-            session.number += 1
-            self._send_line(session, session.number, session.waiting.popleft())
+            self._send_new(session, session.waiting.popleft())
         return len(again)
 
     def _bus_back(self) -> None:
