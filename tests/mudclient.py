@@ -407,6 +407,16 @@ async def login(app: Any, name: str, *, create: bool = True, password: str = PAS
     return c
 
 
+async def staff(app: Any, name: str, role: str = "admin", **options: Any) -> MudClient:
+    """A client logged in as ``name`` with ``role`` (made a player, given the role, back in);
+    ``options`` as for ``login``."""
+    c = await login(app, name)
+    c.send("quit")
+    await c.wait_closed()
+    assert await app.store.set_role(name, role)
+    return await login(app, name, create=False, **options)
+
+
 async def http_get(port: int, path: str) -> tuple[int, str]:
     """A plain HTTP/1.0 GET: (status, body)."""
     reader, writer = await asyncio.open_connection(HOST, port)

@@ -18,15 +18,7 @@ from mythos.store.npcs import corpses as corpses_table
 from mythos.store.npcs import deaths as deaths_table
 from test_items import grant
 
-from mudclient import MudClient, login, wait_until
-
-
-async def staff(app: Any, name: str, role: str = "admin") -> MudClient:
-    c = await login(app, name)
-    c.send("quit")
-    await c.wait_closed()
-    assert await app.store.set_role(name, role)
-    return await login(app, name, create=False, supports=["Char 1", "Room 1", "Char.Items 1"])
+from mudclient import login, staff, wait_until
 
 
 def corpses_in(app: Any, room_id: str) -> list[Any]:

@@ -22,7 +22,7 @@ from mythos.world.model import World
 from test_cli import mythos, serve, sqlite_url
 from test_store import outage
 
-from mudclient import PASSWORD, MudClient, login, wait_until
+from mudclient import PASSWORD, MudClient, login, staff, wait_until
 
 
 def line(text: str) -> str:
@@ -32,15 +32,6 @@ def line(text: str) -> str:
 
 async def close_all(*clients: MudClient) -> None:
     await asyncio.gather(*(c.close() for c in clients))
-
-
-async def staff(app, name: str, role: str = "admin") -> MudClient:
-    """A client logged in as ``name`` with ``role`` (made a player, given the role, back in)."""
-    c = await login(app, name)
-    c.send("quit")
-    await c.wait_closed()
-    assert await app.store.set_role(name, role)
-    return await login(app, name, create=False)
 
 
 def path_to_other_zone(world: World, start: str) -> list[str]:
