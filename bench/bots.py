@@ -75,13 +75,16 @@ class Profile:
     refusals: tuple[bytes, ...]  # a command understood but refused ("You can't go that way.")
     errors: tuple[bytes, ...]  # not understood, or dropped ("Huh?", "too fast")
     emote: str = "emote"
+    #: The environment (``Room.Info``) of the room the dead wait in, to ``respawn`` from.
+    limbo: str | None = None
 
 
 MYTHOS = Profile(
     name="mythos", greeting=b"By what name", who=b"Investigators in Arkham", look=None,
     refusals=(b"You can't go that way", b" is closed.", b"You need to stand",
-              b"Slow down: at most"),
+              b"Slow down: at most", b"fighting for your life", b"You are mortally wounded"),
     errors=(b"Huh?", b"typing faster than Arkham", b"Something went wrong"),
+    limbo="void",
 )
 EVENNIA = Profile(
     name="evennia", greeting=b"<username>", who=b"Accounts:", look=b"Limbo",
@@ -128,7 +131,7 @@ def _open_exits(bot: Bot) -> list[str]:
 
 def _walk(bot: Bot) -> tuple[str, Expect] | None:
     exits = _open_exits(bot)
-    if not exits:
+    if not exits or bot.combat is not None:  # no walking away from a fight but by fleeing
         return None
     return bot.rng.choice(exits), Expect(oob="Room.Info")
 
@@ -165,7 +168,7 @@ def _scatter(bot: Bot) -> tuple[str, Expect] | None:
     """Walk a few steps away from where characters appear, mostly straight on (a random walk
     would stay near its start), then nothing more: newcomers spread over the world, not all
     standing in its first room."""
-    if bot.scatter_left <= 0:
+    if bot.scatter_left <= 0 or bot.combat is not None:
         return None
     exits = _open_exits(bot)
     if not exits:
@@ -179,6 +182,37 @@ def _scatter(bot: Bot) -> tuple[str, Expect] | None:
 def _local(bot: Bot) -> tuple[str, Expect]:
     tag = bot.tag()
     return f"local {tag} has anyone seen the professor", Expect(patterns=(tag.encode(),))
+
+
+def _fight(bot: Bot) -> tuple[str, Expect] | None:
+    """Pick a fight with something in the room that may be fought (``Room.Npcs``), when
+    not fighting already and in good health. The fight goes on by itself, a round every few
+    seconds, while the bot does other things (but walk)."""
+    if bot.combat is not None or bot.hurt:
+        return None
+    foes = [n for n in bot.npcs if n.get("attrib") == "m"]
+    if not foes:
+        return None
+    word = str(bot.rng.choice(foes).get("name", "")).split()[-1:]  # "a stray dog": "dog"
+    if not word:
+        return None
+    return f"attack {word[0]}", Expect(patterns=(b"You attack",), refusals=(
+        b"You see nothing like that", b"You are already fighting", b"You think better of it",
+        b"nothing here to fight"))
+
+
+def _flee(bot: Bot) -> tuple[str, Expect] | None:
+    """Run from a fight going badly: a move to a random exit, or no luck."""
+    if bot.combat is None or not bot.hurt:
+        return None
+    return "flee", Expect(oob="Room.Info", refusals=(b"cannot get away", b"not fighting"))
+
+
+def _respawn(bot: Bot) -> tuple[str, Expect] | None:
+    """Back from the dead (the room the dead wait in)."""
+    if not bot.dead:
+        return None
+    return "respawn", Expect(oob="Room.Info", refusals=(b"You are not dead",))
 
 
 def _who(bot: Bot) -> tuple[str, Expect]:
@@ -199,11 +233,15 @@ INVENTORY = Action("inventory", 1, _inventory, requires="inventory")
 LOCAL = Action("local", 0.5, _local, requires="local")
 DROP = Action("drop", 0.5, _drop, requires="drop")
 GET = Action("get", 1, _get, requires="get")
+FIGHT = Action("fight", 1, _fight, requires="attack")
+#: Picked as soon as they are possible: the weights dwarf the rest of a mix.
+FLEE = Action("flee", 20, _flee, requires="flee")
+RESPAWN = Action("respawn", 100, _respawn, requires="respawn")
 
 #: The mixes, by name. Weights are relative; extend a mix by adding a row.
 MIXES: dict[str, tuple[Action, ...]] = {
     # Bots wander the whole world and talk to whoever is there.
-    "spread": (LOOK, WALK, SAY, EMOTE, WHO, INVENTORY, LOCAL, DROP, GET),
+    "spread": (LOOK, WALK, SAY, EMOTE, WHO, INVENTORY, LOCAL, DROP, GET, FIGHT, FLEE, RESPAWN),
     # Everyone stays in one room: every say and emote is heard by all. At one command a
     # second, says and emotes stay under the game's 15 lines a minute (RULES.md).
     "crowded": (Action("say", 0.2, _say), Action("emote", 0.15, _emote),
@@ -285,6 +323,12 @@ class Bot:
         self.t: Transport = TRANSPORTS[transport](self._on_text, self._on_oob, self._on_close)
         self.room: dict[str, Any] = {}
         self.room_known = asyncio.Event()
+        #: The NPCs in the room (``Room.Npcs``), the fight (``Char.Combat``: None when not
+        #: fighting) and HP (``Char.Vitals``), as the server last said.
+        self.npcs: list[dict[str, Any]] = []
+        self.combat: dict[str, Any] | None = None
+        self.hp: int | None = None
+        self.max_hp: int | None = None
         self.logged_in = False
         self.closed = False
         self._counter = 0
@@ -326,14 +370,12 @@ class Bot:
         return None
 
     def _on_oob(self, package: str, payload: bytes, now: float) -> None:
-        if package.lower() == "room.info":
+        follow = _FOLLOWED.get(package.lower())
+        if follow is not None:
             try:
-                info = json.loads(payload)
+                follow(self, json.loads(payload))
             except ValueError:
                 return
-            if isinstance(info, dict):
-                self.room = info
-                self.room_known.set()
         e = self._expect
         if e is not None and e.oob is not None and package.lower() == e.oob.lower():
             self._resolve("ok", now)
@@ -349,7 +391,37 @@ class Bot:
         if self._answer is not None and not self._answer.done():
             self._answer.set_result((outcome, now))
 
+    def _room_info(self, info: Any) -> None:
+        if isinstance(info, dict):
+            self.room = info
+            self.room_known.set()
+
+    def _room_npcs(self, npcs: Any) -> None:
+        self.npcs = [n for n in npcs if isinstance(n, dict)] if isinstance(npcs, list) else []
+
+    def _char_combat(self, combat: Any) -> None:
+        self.combat = combat if isinstance(combat, dict) else None
+
+    def _char_vitals(self, vitals: Any) -> None:
+        if isinstance(vitals, dict):
+            self.hp, self.max_hp = vitals.get("hp"), vitals.get("maxhp")
+
     # -- what the bot knows -----------------------------------------------------------------------
+    @property
+    def dead(self) -> bool:
+        """In the room the dead wait in."""
+        return self.profile.limbo is not None and self.room.get("environment") == self.profile.limbo
+
+    @property
+    def hurt(self) -> bool:
+        """Below half its HP."""
+        return self.hp is not None and bool(self.max_hp) and self.hp * 2 < self.max_hp
+
+    @property
+    def unconscious(self) -> bool:
+        """Mortally wounded (no HP left, not yet dead): nothing to do but bleed."""
+        return self.hp is not None and self.hp <= 0 and not self.dead
+
     @property
     def room_name(self) -> str:
         return str(self.room.get("name", ""))
@@ -493,7 +565,9 @@ class Bot:
         return None
 
     async def act(self, actions: tuple[Action, ...], stats: Stats) -> None:
-        """One command of the mix, timed and counted."""
+        """One command of the mix, timed and counted (none while unconscious)."""
+        if self.unconscious:
+            return
         picked = self.pick(actions)
         if picked is None:
             return
@@ -535,3 +609,10 @@ class Bot:
         if not self.closed:
             self.t.send_line("quit")
         self.t.close()
+
+
+#: The out-of-band messages a bot follows (lower case), and what it does with each.
+_FOLLOWED: dict[str, Callable[[Bot, Any], None]] = {
+    "room.info": Bot._room_info, "room.npcs": Bot._room_npcs,
+    "char.combat": Bot._char_combat, "char.vitals": Bot._char_vitals,
+}

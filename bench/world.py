@@ -4,9 +4,11 @@ The starter world has 83 rooms: 5,000 bots wandering it are 60 to a room, and ev
 and emote is told to all of them. A MUD with thousands online has thousands of rooms, so
 ``python -m bench --world-rooms N`` measures in a copy of the starter world with a grid of
 about N more street rooms (``sqrt(N)`` on a side, in zones of 8 x 8 rooms, ``outskirts_X_Y``)
-whose middle room is where new characters appear; its ``up`` leads to Independence Square and
-the square's ``down`` back. Everything else (rooms, NPCs, items, help) is the starter world's,
-and the server loads it through its ordinary ``world`` setting, as an operator's own world.
+whose middle room is where new characters appear and the dead come back; its ``up`` leads to
+Independence Square and the square's ``down`` back. Stray dogs roam each block (one for every
+``ROOMS_PER_STRAY`` rooms, passive, back a minute after they die), so the bots' fights have
+something to pick on. Everything else (rooms, NPCs, items, help) is the starter world's, and
+the server loads it through its ordinary ``world`` setting, as an operator's own world.
 
     .venv/bin/python -m bench.world /tmp/bigworld --rooms 1024   # write one, to look at
 """
@@ -29,6 +31,8 @@ ZONE = "outskirts"
 BLOCK = 8
 #: Where the grid joins the starter world, and the directions of that join.
 JOIN_ROOM, DOWN, UP = "arkham.square", "down", "up"
+#: A block has one stray dog for this many of its rooms.
+ROOMS_PER_STRAY = 8
 
 _STREETS = ("Boundary", "Crane", "Derby", "Federal", "Hyde", "Jenkin", "Lich", "Marsh",
             "Peabody", "Powder Mill", "Sentinel", "Walnut")
@@ -94,6 +98,36 @@ def outskirts(side: int) -> tuple[list[dict[str, Any]], str]:
     return list(zones.values()), _room_id(mid, mid)
 
 
+def strays(side: int) -> list[dict[str, Any]]:
+    """One NPC definition per block: stray dogs born in its middle room, wandering the block
+    (their area); a fight for a level-1 character lasts a few rounds and never kills it."""
+    out = []
+    for by in range(0, side, BLOCK):
+        for bx in range(0, side, BLOCK):
+            w, h = min(BLOCK, side - bx), min(BLOCK, side - by)
+            zid = _zone_id(bx, by)
+            out.append({
+                "id": f"stray_{zid.removeprefix(ZONE + '_')}",
+                "name": "a stray dog",
+                "keywords": ["dog", "stray", "mongrel"],
+                "long": "A stray dog trots along the gutter, ribs showing under a matted coat.",
+                "description": "A rangy yellow mongrel with a torn ear, hungry enough to bite.",
+                "kind": "passive_mob",
+                "home": _room_id(bx + w // 2, by + h // 2),
+                "wander": True,
+                "max_population": max(1, w * h // ROOMS_PER_STRAY),
+                "level": 2,
+                "hp": 14,
+                "damage": 2,
+                "xp": 20,
+                "respawn": 60,
+                "stats": {"strength": 8, "dexterity": 12, "constitution": 8},
+                "emotes": ["The stray dog scratches behind its ear.",
+                           "The stray dog noses at a heap of wet leaves."],
+            })
+    return out
+
+
 def build(dest: Path, rooms: int, source: Path | None = None) -> Path:
     """Write the starter world (``source``) with about ``rooms`` more into ``dest`` (replaced
     if it exists); returns ``dest``."""
@@ -113,9 +147,13 @@ def build(dest: Path, rooms: int, source: Path | None = None) -> Path:
     for zone in blocks:
         (zones / f"{zone['zone']}.yaml").write_text(yaml.safe_dump(zone, sort_keys=False),
                                                     encoding="utf-8")
+    npcs_file = dest / "npcs.yaml"
+    npcs = yaml.safe_load(npcs_file.read_text(encoding="utf-8")) or []
+    npcs_file.write_text(yaml.safe_dump(npcs + strays(grid_side(rooms)), sort_keys=False),
+                         encoding="utf-8")
     world_file = dest / "world.yaml"
     world = yaml.safe_load(world_file.read_text(encoding="utf-8"))
-    world["start_room"] = middle
+    world["start_room"] = world["respawn_room"] = middle
     world_file.write_text(yaml.safe_dump(world, sort_keys=False), encoding="utf-8")
     return dest
 
@@ -128,8 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     out = build(a.dest, a.rooms)
     side = grid_side(a.rooms)
+    dogs = sum(n["max_population"] for n in strays(side))
     print(f"{out}: the starter world and {side ** 2} rooms in "
-          f"{((side + BLOCK - 1) // BLOCK) ** 2} zones {ZONE}_*")
+          f"{((side + BLOCK - 1) // BLOCK) ** 2} zones {ZONE}_*, {dogs} stray dogs")
     return 0
 
 

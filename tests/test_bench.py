@@ -10,9 +10,10 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from bench.bots import bot_name
+from bench.bots import FIGHT, MYTHOS, WALK, Bot, Stats, _fight, _flee, bot_name, usable
 from bench.run import steps_up_to
 from bench.servers import MythosServer, Sampler
 from bench.stats import histogram_quantile, parse_prometheus, percentile, summary_ms
@@ -20,7 +21,7 @@ from bench.world import build as build_world
 from mythos.config import default_world_dir
 from mythos.world.loader import check_world
 
-from mudclient import http_get
+from mudclient import http_get, staff, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 STEP_KEYS = {"target", "scenario", "bots", "connected", "seconds", "commands_per_s",
@@ -174,6 +175,74 @@ def test_the_bigger_world_is_the_starter_world_and_a_grid_joined_both_ways(tmp_p
     assert world.rooms["arkham.square"].exits["down"].to == middle.id
     corner = min(grid, key=lambda r: (r.coords.x, r.coords.y))
     assert sorted(corner.exits) == ["east", "north"]
+    # The dead come back there too; every block has stray dogs (one per 8 rooms) to fight,
+    # born in its middle and kept to it.
+    assert world.respawn_room == middle.id
+    strays = {p.home: p for p in world.npc_protos.values() if p.id.startswith("stray_")}
+    assert set(world.npc_protos) - {p.id for p in strays.values()} == set(starter.npc_protos)
+    assert sorted(p.max_population for p in strays.values()) == [1, 2, 2, 8]
+    for home, proto in strays.items():
+        assert proto.kind == "passive_mob" and proto.attackable and proto.wander
+        assert proto.area == world.rooms[home].area and world.rooms[home].zone.id in home
+
+
+async def test_a_bot_fights_a_stray_bleeds_out_and_respawns(start_server, tmp_path: Path):
+    """The spread mix's fight, flee and respawn, one bot over telnet in the bigger world's
+    smallest form (one block of 16 rooms, two stray dogs), its clocks 20 times as fast."""
+    world = await asyncio.to_thread(build_world, tmp_path / "world", 16)
+    app = await start_server(f"sqlite:///{tmp_path / 'fight.db'}", world=world,
+                             commands_per_second=1000, time_scale=20)
+    bot = Bot(bot_name("Fighter", 0), MYTHOS)
+    await bot.login("127.0.0.1", app.telnet_port)
+    char = app.game.online[bot.name.lower()]
+    spread, stats = usable("spread", None), Stats()
+    loop = asyncio.get_running_loop()
+
+    async def attack() -> None:
+        """Walk until a stray is in the room, then attack it."""
+        fights, deadline = stats.outcomes["main:fight:ok"], loop.time() + 20
+        while stats.outcomes["main:fight:ok"] == fights and loop.time() < deadline:
+            await bot.act((FIGHT,) if _fight(bot) else (WALK,), stats)
+            await asyncio.sleep(0.05)
+        assert stats.outcomes["main:fight:ok"] == fights + 1, stats.outcomes
+        await wait_until(lambda: bot.combat is not None, what="Char.Combat")
+
+    async def play_until(done: Callable[[], bool], seconds: float) -> None:
+        deadline = loop.time() + seconds
+        while not done():
+            assert loop.time() < deadline, (bot.combat, bot.hp, bot.room, stats.outcomes)
+            await bot.act(spread, stats)
+            await asyncio.sleep(0.05)
+
+    await attack()
+    # While it fights it does all but walk away (not hurt, it does not flee either); the
+    # dog dies (Char.Combat null: the fight is over) and the XP is the bot's.
+    assert bot.pick((WALK,)) is None and _flee(bot) is None
+    await play_until(lambda: bot.combat is None, 20)
+    assert char.xp == 20 and not stats.errors, (char.xp, stats.errors)
+    # Hurt in the next fight, it would flee and fights no more; left alone, it falls,
+    # bleeds out and dies (or, once in a while, the dog dies first: another fight). Until
+    # it is dead it does nothing; then it respawns where the dead come back.
+    admin = await staff(app, "Agatha")
+    for _ in range(5):
+        await attack()
+        admin.send(f"set {bot.name} hp 1")
+        await wait_until(lambda: bot.hurt, what="hp 1")
+        assert _fight(bot) is None and (bot.combat is None or _flee(bot) is not None)
+        await wait_until(lambda: bot.combat is None, timeout=20, what="the fight's end")
+        if bot.unconscious or bot.dead:
+            break
+    answered = stats.outcomes.total()
+    await bot.act(spread, stats)
+    assert bot.dead or stats.outcomes.total() == answered  # unconscious: not a word
+    await wait_until(lambda: bot.dead, timeout=10, what="limbo")
+    assert char.room_id == app.game.world.limbo_room
+    await play_until(lambda: not bot.dead, 10)
+    assert stats.outcomes["main:respawn:ok"] == 1, stats.outcomes
+    assert bot.room["num"] == app.game.world.respawn_room == app.game.world.start_room
+    assert not stats.errors and bot.hp == bot.max_hp
+    await admin.close()
+    bot.quit()
 
 
 def test_the_sampler_follows_a_process_that_restarted_under_a_new_pid():

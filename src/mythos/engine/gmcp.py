@@ -32,6 +32,11 @@ class Encoded:
         return f"Encoded({self.json[:60]})"
 
 
+#: JSON ``null`` said out loud (``Char.Combat`` when a fight ends); plain ``None`` sends the
+#: package without data, which a client reading JSON cannot tell from nothing.
+NULL = Encoded(None)
+
+
 def as_json(data: Any) -> str | None:
     """The JSON text of ``data`` (None stays None: a message without data)."""
     if isinstance(data, Encoded):
@@ -200,9 +205,9 @@ def room_npcs(room: Room) -> list[dict[str, Any]]:
     return [npc_entry(m) for m in room.npcs if m.alive]
 
 
-def combat(target: Any) -> dict[str, Any] | None:
-    """``Char.Combat``: who you are fighting and how hurt it is; None when not fighting."""
+def combat(target: Any) -> dict[str, Any] | Encoded:
+    """``Char.Combat``: who you are fighting and how hurt it is; ``null`` when not fighting."""
     if target is None:
-        return None
+        return NULL
     pct = max(0, round(100 * target.hp / max(1, target.max_hp)))
     return {"target": target.name, "target_hp_pct": pct}
