@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import random
 import re
@@ -113,6 +114,9 @@ class Action:
     weight: float
     make: Callable[[Bot], tuple[str, Expect] | None]  # None: not possible just now
     requires: str | None = None  # a command word the server must offer
+    #: Taken whenever possible, ahead of the weighted pick (fleeing, respawning): a weight
+    #: large enough to say so would crowd out the rest while it is not possible.
+    urgent: bool = False
 
 
 def _look(bot: Bot) -> tuple[str, Expect] | None:
@@ -234,9 +238,8 @@ LOCAL = Action("local", 0.5, _local, requires="local")
 DROP = Action("drop", 0.5, _drop, requires="drop")
 GET = Action("get", 1, _get, requires="get")
 FIGHT = Action("fight", 1, _fight, requires="attack")
-#: Picked as soon as they are possible: the weights dwarf the rest of a mix.
-FLEE = Action("flee", 20, _flee, requires="flee")
-RESPAWN = Action("respawn", 100, _respawn, requires="respawn")
+FLEE = Action("flee", 0, _flee, requires="flee", urgent=True)
+RESPAWN = Action("respawn", 0, _respawn, requires="respawn", urgent=True)
 
 #: The mixes, by name. Weights are relative; extend a mix by adding a row.
 MIXES: dict[str, tuple[Action, ...]] = {
@@ -253,6 +256,14 @@ MIXES: dict[str, tuple[Action, ...]] = {
     # The probe of a login storm: look, again and again.
     "probe": (Action("look", 1, _look),),
 }
+
+
+@functools.cache
+def _split(actions: tuple[Action, ...]) -> tuple[tuple[Action, ...], tuple[Action, ...],
+                                                  list[float]]:
+    """A mix's urgent actions, the others, and their weights."""
+    usual = tuple(a for a in actions if not a.urgent)
+    return tuple(a for a in actions if a.urgent), usual, [a.weight for a in usual]
 
 
 def usable(mix: str, available: set[str] | None) -> tuple[Action, ...]:
@@ -555,10 +566,15 @@ class Bot:
         return out
 
     def pick(self, actions: tuple[Action, ...]) -> tuple[Action, str, Expect] | None:
-        """A weighted pick; an action not possible just now (no exits) is picked again."""
-        weights = [a.weight for a in actions]
-        for _ in range(4):
-            action = self.rng.choices(actions, weights=weights)[0]
+        """The first urgent action possible, else a weighted pick; an action not possible
+        just now (no exits) is picked again."""
+        urgent, usual, weights = _split(actions)
+        for action in urgent:
+            made = action.make(self)
+            if made is not None:
+                return action, made[0], made[1]
+        for _ in range(4 if usual else 0):
+            action = self.rng.choices(usual, weights=weights)[0]
             made = action.make(self)
             if made is not None:
                 return action, made[0], made[1]

@@ -590,8 +590,8 @@ class Bench:
             "machine": machine(),
             "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()
                        if k not in ("step_list", "scenario_list")},
-            "mixes": {name: [{"action": x.name, "weight": x.weight, "requires": x.requires}
-                             for x in MIXES[name]] for name in MIXES},
+            "mixes": {name: [{"action": x.name, "weight": x.weight, "requires": x.requires,
+                              "urgent": x.urgent} for x in MIXES[name]] for name in MIXES},
             "targets": {t.name: {"version": t.version, "host": t.host, "port": t.port,
                                  "commands_found": sorted(
                                      x.name for x in usable("spread",

@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -243,6 +244,22 @@ async def test_a_bot_fights_a_stray_bleeds_out_and_respawns(start_server, tmp_pa
     assert not stats.errors and bot.hp == bot.max_hp
     await admin.close()
     bot.quit()
+
+
+def test_urgent_actions_come_first_and_never_crowd_out_the_mix():
+    bot = Bot(bot_name("Picker", 0), MYTHOS)  # never connected: picking sends nothing
+    bot.room = {"num": "a", "name": "A Street", "environment": "street_paved",
+                "exits": {"n": "b"}}
+    bot.npcs = [{"id": "1", "name": "a stray dog", "attrib": "m"}]
+    bot.hp = bot.max_hp = 80
+    spread = usable("spread", None)
+    picked = Counter(p[0].name for p in (bot.pick(spread) for _ in range(400)) if p)
+    assert picked.total() == 400 and {"look", "walk", "say", "fight"} <= set(picked)
+    assert not {"flee", "respawn"} & set(picked)
+    bot.combat, bot.hp = {"target": "a stray dog", "target_hp_pct": 50}, 10
+    assert bot.pick(spread)[1] == "flee"  # type: ignore[index]
+    bot.combat, bot.room = None, {"num": "limbo.void", "environment": "void", "exits": {}}
+    assert bot.pick(spread)[1] == "respawn"  # type: ignore[index]
 
 
 def test_the_sampler_follows_a_process_that_restarted_under_a_new_pid():
