@@ -278,7 +278,7 @@ async def test_worn_container_put_get_look_in(game_server):
     await ann.command("put 5 coins into satchel", say("You put 5 coins in the leather satchel."))
     await ann.command("look in satchel", r"In the leather satchel:\s+a leather-bound journal\s+"
                                          r"5 coins")
-    await ann.command("examine satchel", r"(?s)You are wearing it at belt\..*It can hold 6 "
+    await ann.command("examine satchel", r"(?s)You are wearing it at your belt\..*It can hold 6 "
                                          r"things.*a leather-bound journal")
     rows = await db_items(app.store, owner=f"item:{satchel.id}")
     assert sorted((r.proto, r.quantity) for r in rows) == [("coins", 5), ("journal", 1)]
@@ -388,10 +388,10 @@ async def test_wear_wield_remove_and_examine(game_server):
     update = await ann.expect_gmcp("Char.Items.Update",
                                    where=lambda d: d["item"]["name"] == "a grey fedora")
     assert "slot" not in update["item"] and "W" in update["item"]["attrib"]
-    await ann.command("wear fedora", say("You wear the grey fedora on head."))
+    await ann.command("wear fedora", say("You wear the grey fedora on your head."))
     await ann.command("remove fedora", "You stop using")
     await grant(app, "cloth_cap", to="Wilhelmina")
-    await ann.command("wear cap", say("You wear the flat cloth cap on head."))
+    await ann.command("wear cap", say("You wear the flat cloth cap on your head."))
     await ann.command("wear fedora", say("You are already wearing a flat cloth cap there. "
                                          "Remove it first."))
     await ann.command("wear camera", say("You can't wear the folding camera."))
@@ -417,7 +417,7 @@ async def test_wear_wield_remove_and_examine(game_server):
     # a worn thing cannot be dropped or given; it is not in hand
     await ann.command("drop knife", say("You are using the clasp knife; remove it first."))
     # examine and look at things
-    await ann.command("examine knife", r"(?s)A clasp knife.*horn handle.*You are wielding\.")
+    await ann.command("examine knife", r"(?s)A clasp knife.*horn handle.*You are wielding it\.")
     await ann.command("look at journal", r"(?s)A leather-bound journal.*cream paper")
     await ann.command("examine unicorn", say("You see nothing like that here."))
     await ann.command("examine", say("Examine what?"))

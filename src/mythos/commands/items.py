@@ -17,7 +17,7 @@ from mythos.engine import itemviews
 from mythos.engine.economy import BUSY, Busy, Txn
 from mythos.engine.itemviews import equipment_text, inventory_text, look_at
 from mythos.rules import items as rules
-from mythos.world.items import SLOT_LABEL, Item, top_owner
+from mythos.world.items import SLOT_PLACE, Item, top_owner
 from mythos.world.model import Character, Posture
 
 Handler = Callable[[Ctx, str], Awaitable[None] | None]
@@ -366,10 +366,10 @@ async def wear(ctx: Ctx, args: str) -> None:
     if not await commit(ctx, txn):
         return
     if slot == "off_hand":
-        ctx.send(f"You hold {rules.the(item.name)} in your off hand.")
+        ctx.send(f"You hold {rules.the(item.name)} {SLOT_PLACE[slot]}.")
         others(ctx, f"{ctx.char.name} holds {item.name}.")
     else:
-        ctx.send(f"You wear {rules.the(item.name)} {SLOT_LABEL[slot]}.")
+        ctx.send(f"You wear {rules.the(item.name)} {SLOT_PLACE[slot]}.")
         others(ctx, f"{ctx.char.name} wears {item.name}.")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mythos.engine.views import wrap
 from mythos.rules import items as rules
-from mythos.world.items import SLOT_LABEL, WEAR_SLOTS, Item
+from mythos.world.items import SLOT_LABEL, SLOT_PLACE, WEAR_SLOTS, Item
 from mythos.world.model import Character, Room
 
 
@@ -47,7 +47,7 @@ def examine_text(item: Item, viewer: Character, width: int = 80) -> str:
     proto = item.proto
     lines = [f"{{Y}}{rules.cap(item.name)}{{x}}", wrap(proto.description, width)]
     if item.slot is not None:
-        where = "wielding" if item.slot == "main_hand" else f"wearing it {SLOT_LABEL[item.slot]}"
+        where = "wielding it" if item.slot == "main_hand" else f"wearing it {SLOT_PLACE[item.slot]}"
         lines.append(f"You are {where}.")
     elif proto.wear:
         worn_at = ", ".join(SLOT_LABEL[s].replace("wielded", "wielded in hand")

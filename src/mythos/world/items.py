@@ -27,6 +27,14 @@ SLOT_LABEL: dict[str, str] = {
     "belt": "at belt", "hands": "on hands", "ring": "on finger", "legs": "on legs",
     "feet": "on feet", "main_hand": "wielded", "off_hand": "held",
 }
+#: Where a thing worn in each slot sits, as a sentence says it ("You wear the fedora on your
+#: head.").
+SLOT_PLACE: dict[str, str] = {
+    "head": "on your head", "amulet": "around your neck", "torso": "on your body",
+    "back": "on your back", "belt": "at your belt", "hands": "on your hands",
+    "ring": "on your finger", "legs": "on your legs", "feet": "on your feet",
+    "main_hand": "in your hand", "off_hand": "in your off hand",
+}
 ITEM_TYPES: frozenset[str] = frozenset({
     "misc", "light", "weapon", "ammo", "clothing", "container", "key", "money", "book",
     "consumable", "tool", "treasure", "fixture",
@@ -246,6 +254,7 @@ __all__ = [
     "ITEM_TYPES",
     "MONEY_PROTO",
     "SLOT_LABEL",
+    "SLOT_PLACE",
     "WEAR_SLOTS",
     "ContainerProto",
     "ContainerState",
