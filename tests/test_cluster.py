@@ -27,10 +27,9 @@ from cluster import NATS_URL, Cluster, Node, private_nats, with_logs
 from mythos.bus.nats import MAX_MESSAGE, TOKEN_HEADER, NatsBus, decode, encode
 from mythos.store import Store
 from test_cli import mythos, sqlite_url
-from test_social import staff
 from test_store import outage
 
-from mudclient import PASSWORD, MudClient, http_get, login, wait_until
+from mudclient import PASSWORD, MudClient, http_get, login, staff, wait_until
 
 TOKEN = f"trusted-{uuid.uuid4().hex}"
 RESTARTING = "the world is restarting"
@@ -218,7 +217,7 @@ async def test_the_world_speaks_each_gateway_its_own_wire_version(shared: Cluste
     p = shared.prefix
     nc = await nats.connect(NATS_URL)
     try:
-        ops: dict[str, list[list]] = {"1": [], "2": [], "3": []}
+        ops: dict[str, list[list]] = {"1": [], "2": [], "3": [], "5": []}
 
         async def on_out(msg: Msg) -> None:
             for op in decode(msg.data)["ops"]:
@@ -230,7 +229,7 @@ async def test_the_world_speaks_each_gateway_its_own_wire_version(shared: Cluste
         connect = {"k": "connect", "kind": "telnet", "peer": "127.0.0.1:1", "term": {},
                    "oob": []}
         for sid, extra, name in (("1", {}, "Oldwire"), ("2", {"wire": 2}, "Midwire"),
-                                 ("3", {"wire": 3}, "Newwire")):
+                                 ("3", {"wire": 3}, "Newwire"), ("5", {"wire": 5}, "Countwire")):
             await nc.publish(f"{p}.in.elder.{sid}", encode({**connect, **extra}),
                              headers=signed)
             await nc.publish(f"{p}.in.elder.{sid}", encode(
@@ -248,8 +247,8 @@ async def test_the_world_speaks_each_gateway_its_own_wire_version(shared: Cluste
         def texts(sid: str) -> str:
             return "".join(op[2] for op in ops[sid] if op[0] in "ts")
 
-        await wait_until(lambda: vitals("1") and vitals("2") and vitals("3"), 15,
-                         "Char.Vitals for all three")
+        await wait_until(lambda: vitals("1") and vitals("2") and vitals("3") and vitals("5"),
+                         15, "Char.Vitals for all four")
         old, mid, new = vitals("1")[0], vitals("2")[0], vitals("3")[0]
         assert old["hp"] == old["maxhp"] > 0, old
         assert decode(mid.encode()) == decode(new.encode()) == old, (mid, new)
@@ -257,8 +256,25 @@ async def test_the_world_speaks_each_gateway_its_own_wire_version(shared: Cluste
         assert {op[0] for op in ops["2"]} <= {"t", "j", "e", "b"}, ops["2"]
         assert {op[0] for op in ops["3"]} <= {"s", "e", "b"}, ops["3"]
         assert all(len(op) == 5 for op in ops["3"] if op[0] == "s"), ops["3"]  # no line
-        for sid, name in (("1", "Oldwire"), ("2", "Midwire"), ("3", "Newwire")):
+        for sid, name in (("1", "Oldwire"), ("2", "Midwire"), ("3", "Newwire"),
+                          ("5", "Countwire")):
             assert f"Welcome to Arkham, {name}" in texts(sid), texts(sid)[-500:]
+        # Wire 5: every s op numbered from 1; a resync after n gets the ops after n again,
+        # the same ops (on NATS the world keeps the last few of each session).
+        counted = [op for op in ops["5"] if op[0] == "s"]
+        assert [op[6] for op in counted] == list(range(1, len(counted) + 1)), counted
+        assert len(counted) >= 2, counted
+        mark = len(ops["5"])
+        await nc.publish(f"{p}.in.elder.5", encode({"k": "resync", "after": len(counted) - 2}),
+                         headers=signed)
+        await wait_until(lambda: len(ops["5"]) >= mark + 2, 10, "two ops sent again")
+        await asyncio.sleep(0.2)
+        assert ops["5"][mark:] == counted[-2:], ops["5"][mark:]
+        # Without ``after`` (or after ops no longer kept) it is sent its state again.
+        await nc.publish(f"{p}.in.elder.5", encode({"k": "resync"}), headers=signed)
+        await wait_until(lambda: any("Room.Info" in op[4] for op in ops["5"][mark + 2:]
+                                     if op[0] == "s"), 10, "the state sent again")
+        assert ops["5"][-1][6] == len(counted) + 1, ops["5"][-1]
         for sid in ops:
             await nc.publish(f"{p}.in.elder.{sid}", encode({"k": "gone"}), headers=signed)
         await nc.flush()
@@ -516,7 +532,9 @@ async def test_lines_outlive_the_world_dropping_off_nats(tmp_path: Path) -> None
     """NATS stays up, but drops the world's connection (stopped with SIGSTOP, it answers no
     pings): a line typed then finds nobody listening. The world, back on NATS, says so (its
     ``link`` in its status) and the gateway sends the line again, well before the gateway
-    would take the world for gone (no "gone quiet"), and asks for the client's state again."""
+    would take the world for gone (no "gone quiet"), and asks for the ops after the last it
+    had (wire 5): the stopped world sent nothing meanwhile, so nothing is sent again, not even
+    the client's state (a world of wire 4 would have sent that)."""
     async with private_nats(tmp_path, 'http: "127.0.0.1:-1"\nping_interval: "200ms"\n'
                                       "ping_max: 1") as server:
         monitor_port = int(server.monitor.rsplit(":", 1)[1])
@@ -547,16 +565,64 @@ async def test_lines_outlive_the_world_dropping_off_nats(tmp_path: Path) -> None
             finally:
                 world.signal(signal.SIGCONT)
             await c.expect(re.escape("You say, 'Anyone home?'"), timeout=BACK)
-            # what the world sent meanwhile may be lost: the client gets its state again
-            await wait_until(lambda: sum(1 for package, _ in c.gmcp
-                                         if package == "Room.Info") > rooms, 10,
-                             "Room.Info sent again")
+            await until_logged(world, "output_replayed")
             await c.command("look", "Exits:")
+            assert sum(1 for package, _ in c.gmcp if package == "Room.Info") == rooms
             since = c.text_plain[mark:]
             assert since.count("You say, 'Anyone home?'") == 1, since
             assert "gone quiet" not in since, since  # the link told the gateway, not silence
             assert await gateway.metric("mythos_gateway_lines_resent_total") >= 1
             await c.close()
+
+
+async def test_what_the_world_said_while_a_gateway_was_off_nats_arrives_once(
+        tmp_path: Path) -> None:
+    """NATS drops one gateway (stopped with SIGSTOP, it answers no pings) while a player on
+    the other speaks: what the world published for the stopped gateway's player finds nobody
+    listening. Back on NATS, the gateway asks the world for what came after the last op it
+    had (wire 5), and the player reads the line, once, with nothing else sent twice."""
+    async with private_nats(tmp_path, 'http: "127.0.0.1:-1"\nping_interval: "200ms"\n'
+                                      "ping_max: 1") as server:
+        monitor_port = int(server.monitor.rsplit(":", 1)[1])
+
+        async def connections() -> int:
+            status, body = await http_get(monitor_port, "/connz")
+            assert status == 200, body
+            return int(json.loads(body)["num_connections"])
+
+        async with Cluster(tmp_path, sqlite_url(tmp_path / "mythos.db"),
+                           nats_url=server.url) as cluster:
+            _, near, far = await asyncio.gather(
+                cluster.start_world(), cluster.start_gateway("near"),
+                cluster.start_gateway("far"))
+            speaker, listener = await login(near, "Speaker"), await login(far, "Listener")
+            await speaker.expect("Listener has entered the game.")
+            await listener.command("look", "Speaker the journalist is standing here")
+            mark = len(listener.text_plain)
+            rooms = sum(1 for package, _ in listener.gmcp if package == "Room.Info")
+            assert await connections() == 3
+            far.signal(signal.SIGSTOP)
+            try:
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 10
+                while await connections() != 2:  # NATS gave up on the stopped gateway
+                    assert loop.time() < deadline, "NATS never dropped the stopped gateway"
+                    await asyncio.sleep(0.05)
+                await speaker.command("say Did you hear that?", "You say, 'Did you hear that")
+                await speaker.command("emote listens at the door.", "Speaker listens at")
+                await asyncio.sleep(0.6)  # the world's output pulse wrote the listener's news
+            finally:
+                far.signal(signal.SIGCONT)
+            await listener.expect(re.escape("Speaker says, 'Did you hear that?'"), timeout=BACK)
+            await listener.expect("Speaker listens at the door.")
+            await listener.command("look", "Exits:")
+            since = listener.text_plain[mark:]
+            assert since.count("Speaker says, 'Did you hear that?'") == 1, since
+            assert since.count("Speaker listens at the door.") == 1, since
+            # Everything came again: no need for the whole state (Room.Info) as well.
+            assert sum(1 for package, _ in listener.gmcp if package == "Room.Info") == rooms
+            assert "gone quiet" not in since, since
+            await close(speaker, listener)
 
 
 async def test_a_client_the_new_world_asked_for_is_taken_up_once(tmp_path: Path) -> None:
@@ -592,6 +658,12 @@ async def test_a_client_the_new_world_asked_for_is_taken_up_once(tmp_path: Path)
             await nc.publish(out, encode({"ops": [["s", sid, "Welcome, Xavi.\n", True, [], 0],
                                                    ["b", sid, "Xavi", "first"]]}))
             await c.expect("Welcome, Xavi.")
+            # Numbered ops (wire 5): one the gateway had already (a world sends them again
+            # after NATS was away) is not written twice.
+            for n, text in ((1, "Only once.\n"), (1, "Only once.\n"), (2, "Then this.\n")):
+                await nc.publish(out, encode({"ops": [["s", sid, text, True, [], 0, n]]}))
+            await c.expect("Then this.")
+            assert c.text_plain.count("Only once.") == 1, c.text_plain
 
             def connects() -> list[dict]:
                 return [m for sub, m in inbound if sub == subject and m["k"] == "connect"]

@@ -14,9 +14,11 @@ Gateway -> world, one subject per session, ``<prefix>.in.<gateway>.<session>``; 
   fanfare; this world's, that it had been let go and comes back in).
 - ``line`` (``t``: one line typed; ``n``: its number, counted by the gateway per session from
   1, wire 4 and later), ``oob`` (``p`` package, ``d`` data), ``term`` (facts that changed),
-  ``gone`` (the socket closed), ``resync`` (send the session's state again, its GMCP vitals,
-  status, room and inventory: what the world sent while it or the gateway was off NATS is
-  lost).
+  ``gone`` (the socket closed), ``resync`` (what the world sent while it or the gateway was
+  off NATS may be lost: ``after``, wire 5 and later, is the number of the last ``s`` op the
+  gateway got for the session, and the world sends again those after it that it still keeps;
+  when it does not keep them all, or without ``after``, it sends the session's state again,
+  its GMCP vitals, status, room and inventory).
 
 Lines typed while a world dies or NATS is away are not lost: the world says which line of a
 session it has begun (``n``, below), and the gateway keeps each line it sent that the world has
@@ -39,7 +41,10 @@ naming its session (output of one pulse to thousands of clients is one message, 
   ends with a prompt (telnet GA/EOR), then its GMCP messages as one flat list ``[package,
   json, package, json, ...]``, each message's data as JSON text (or null: none), encoded once
   by the world for everyone who gets it (to a gateway of wire 3 and later); to a gateway of
-  wire 4 and later a sixth item: the number of the last line of this session the world began
+  wire 4 and later a sixth item: the number of the last line of this session the world began;
+  to a gateway of wire 5 and later a seventh: the op's own number, counted per session from 1
+  by the world (on NATS the world keeps the last ``REPLAY_OPS`` of each session to send again
+  at a ``resync``; the gateway skips one it has had already, so none is written twice)
 - ``["n", sid, line]``: the world began that line (wire 4), sent before an economy action
   commits; otherwise the count rides on ``s``
 - ``["t", sid, text, prompt]``: rendered text; ``prompt``: it ends with a prompt (to a
@@ -74,8 +79,8 @@ import re
 #: release sends a gateway of an older one only what it understands, so the world can be
 #: restarted on a new release while the gateways keep their players. 2: the ``j`` op; 3: the
 #: ``s`` op (a session's text and GMCP in one op, one write); 4: lines numbered, the ``n`` op and
-#: the line begun on ``s``.
-WIRE = 4
+#: the line begun on ``s``; 5: ``s`` ops numbered, sent again after ``resync``.
+WIRE = 5
 #: Seconds between heartbeats, both ways.
 HEARTBEAT = 1.0
 #: A world or gateway not heard from for this long is taken for dead.
@@ -83,6 +88,9 @@ SILENCE = 3.5
 #: How long an item move waits for NATS to confirm that its gateway heard which line began
 #: (the ``n`` op) before it is refused, nothing moved.
 BEGUN_TIMEOUT = 2.0
+#: The ``s`` ops of one session the world keeps (on NATS) to send again at a ``resync``: a few
+#: seconds of a busy player's output.
+REPLAY_OPS = 32
 #: Lines a session may have waiting (in the world, or in the gateway while the world is down).
 MAX_QUEUED_LINES = 64
 #: The world's ops for one gateway go out in messages of about this many bytes at most (far

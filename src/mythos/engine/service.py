@@ -28,6 +28,7 @@ from mythos.bus.wire import (
     BEGUN_TIMEOUT,
     HEARTBEAT,
     MAX_QUEUED_LINES,
+    REPLAY_OPS,
     SILENCE,
     WIRE,
     Subjects,
@@ -104,6 +105,11 @@ class RemoteConnection:
         #: was told of (``bus/wire.py``).
         self.begun = 0
         self.told = 0
+        #: The number of the last ``s`` op, and the last ops kept to send again (on NATS,
+        #: to a gateway of wire 5 and later: ``replay``).
+        self.out = 0
+        self.recent: deque[list[Any]] | None = (
+            deque(maxlen=REPLAY_OPS) if wire >= 5 and service.bus.kind != "local" else None)
 
     def write_output(self, text: str, prompt: bool, oob: list[tuple[str, Any] | None]) -> None:
         if self.closed:
@@ -115,7 +121,14 @@ class RemoteConnection:
                 if message is not None:
                     gmcp_ops.append(message[0])
                     gmcp_ops.append(gmcp.as_json(message[1]))  # an Encoded is JSON already
-            if self.wire >= 4:
+            if self.wire >= 5:
+                self.told = self.begun
+                self.out += 1
+                op = ["s", sid, text, prompt, gmcp_ops, self.begun, self.out]
+                if self.recent is not None:
+                    self.recent.append(op)
+                emit(gateway, op)
+            elif self.wire >= 4:
                 self.told = self.begun
                 emit(gateway, ["s", sid, text, prompt, gmcp_ops, self.begun])
             else:
@@ -132,6 +145,16 @@ class RemoteConnection:
             else:
                 emit(gateway, ["o", sid, package,
                                data.data if isinstance(data, gmcp.Encoded) else data])
+
+    def replay(self, after: int) -> bool:
+        """Send again the ``s`` ops after number ``after`` (the last the gateway got); whether
+        they were all still kept."""
+        if self.closed or self.recent is None or not 0 <= after <= self.out:
+            return False
+        ops = [op for op in self.recent if op[6] > after]
+        for op in ops:
+            self.service.emit(self.gateway, op)
+        return after == self.out or ops[0][6] == after + 1
 
     async def line_begun(self) -> bool:
         """Make sure the gateway knows which line began before it changes the database
@@ -357,7 +380,12 @@ class WorldService:
             if isinstance(package, str) and 0 < len(package) <= 128:
                 session.handle_oob(package, data)
         elif kind == "resync":
-            session.resync()
+            after = msg.get("after")
+            if type(after) is int and client.conn.replay(after):
+                log.info("output_replayed", gateway=gateway, sid=sid,
+                         ops=client.conn.out - after)
+            else:  # some of it is lost: its state, at least, is sent again
+                session.resync()
         elif kind == "term":
             facts = terminal_facts(msg.get("term"))
             if facts:

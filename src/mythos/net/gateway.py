@@ -65,8 +65,8 @@ class GatewaySession:
     """One client of this gateway, as the network side sees its session (what
     ``engine/connection.py`` documents for the network side)."""
 
-    __slots__ = ("attached", "closed", "conn", "epoch", "gateway", "handed", "login", "name",
-                 "number", "sent", "sid", "sticky", "terminal", "told", "waiting")
+    __slots__ = ("attached", "closed", "conn", "epoch", "gateway", "handed", "heard", "login",
+                 "name", "number", "sent", "sid", "sticky", "terminal", "told", "waiting")
 
     def __init__(self, gateway: Gateway, sid: str, conn: Connection,
                  terminal: dict[str, Any], login: dict[str, Any] | None) -> None:
@@ -85,6 +85,8 @@ class GatewaySession:
         #: ``number``: the last line's.
         self.sent: deque[tuple[int, str]] = deque()
         self.number = 0
+        #: The number of the last ``s`` op of the world it was handed to (wire 5).
+        self.heard = 0
         self.told = False  # told that its command waits
         self.closed = False
 
@@ -293,6 +295,7 @@ class Gateway:
                             "term": session.terminal, "oob": session.sticky, "login": login,
                             "wire": WIRE})
         session.attached = True
+        session.heard = 0  # the world counts its ops to the client it takes up from 1
         session.handed = epoch or self.world_epoch
         session.told = False
         if resent := self._send_held(session):  # not begun by the world that went
@@ -318,13 +321,15 @@ class Gateway:
         """The world is heard on NATS again, so it hears us: send each attached session's
         lines the world has not said it began (it skips those it has already), then the lines
         typed since NATS came back, and ask for its state again (what the world sent while
-        one of us was off NATS is lost)."""
+        one of us was off NATS may be lost: a world of wire 5 and later sends again the ops
+        after the last one heard)."""
         self._unsure = False
         resent = 0
         for session in list(self.sessions.values()):
             if session.attached:
                 resent += self._send_held(session)
-                self.send(session, {"k": "resync"})  # what it was sent meanwhile may be lost
+                self.send(session, {"k": "resync", "after": session.heard}
+                          if self.world_wire >= 5 else {"k": "resync"})
         if resent:
             self.metrics.lines_resent.inc(resent)
             log.info("lines_resent", gateway=self.id, lines=resent)
@@ -387,6 +392,10 @@ class Gateway:
                 if session is None or session.closed:
                     continue
                 code = op[0]
+                if code == "s" and len(op) > 6:
+                    if op[6] <= session.heard:
+                        continue  # had already: sent again after NATS was away
+                    session.heard = op[6]
                 conn = session.conn
                 if session not in touched:
                     touched.add(session)
