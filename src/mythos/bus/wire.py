@@ -43,8 +43,9 @@ naming its session (output of one pulse to thousands of clients is one message, 
   by the world for everyone who gets it (to a gateway of wire 3 and later); to a gateway of
   wire 4 and later a sixth item: the number of the last line of this session the world began;
   to a gateway of wire 5 and later a seventh: the op's own number, counted per session from 1
-  by the world (on NATS the world keeps the last ``REPLAY_OPS`` of each session to send again
-  at a ``resync``; the gateway skips one it has had already, so none is written twice)
+  by the world (on NATS the world keeps those of the last ``REPLAY_SECONDS``, at most
+  ``REPLAY_OPS``, to send again at a ``resync``; the gateway skips one it has had already, so
+  none is written twice)
 - ``["n", sid, line]``: the world began that line (wire 4), sent before an economy action
   commits; otherwise the count rides on ``s``
 - ``["t", sid, text, prompt]``: rendered text; ``prompt``: it ends with a prompt (to a
@@ -85,12 +86,14 @@ WIRE = 5
 HEARTBEAT = 1.0
 #: A world or gateway not heard from for this long is taken for dead.
 SILENCE = 3.5
+#: How long the world keeps a session's ``s`` ops (on NATS) to send again at a ``resync``, and
+#: at most how many: a NATS outage the players outlive in the world lasts at most ``SILENCE``
+#: (then the world lets them go), and the gateway asks within a heartbeat of hearing it again.
+REPLAY_SECONDS = SILENCE + 2 * HEARTBEAT
+REPLAY_OPS = 32
 #: How long an item move waits for NATS to confirm that its gateway heard which line began
 #: (the ``n`` op) before it is refused, nothing moved.
 BEGUN_TIMEOUT = 2.0
-#: The ``s`` ops of one session the world keeps (on NATS) to send again at a ``resync``: a few
-#: seconds of a busy player's output.
-REPLAY_OPS = 32
 #: Lines a session may have waiting (in the world, or in the gateway while the world is down).
 MAX_QUEUED_LINES = 64
 #: The world's ops for one gateway go out in messages of about this many bytes at most (far

@@ -29,6 +29,7 @@ from mythos.bus.wire import (
     HEARTBEAT,
     MAX_QUEUED_LINES,
     REPLAY_OPS,
+    REPLAY_SECONDS,
     SILENCE,
     WIRE,
     Subjects,
@@ -105,10 +106,10 @@ class RemoteConnection:
         #: was told of (``bus/wire.py``).
         self.begun = 0
         self.told = 0
-        #: The number of the last ``s`` op, and the last ops kept to send again (on NATS,
-        #: to a gateway of wire 5 and later: ``replay``).
+        #: The number of the last ``s`` op, and the last ops kept to send again, with when
+        #: they were sent (on NATS, to a gateway of wire 5 and later: ``replay``).
         self.out = 0
-        self.recent: deque[list[Any]] | None = (
+        self.recent: deque[tuple[float, list[Any]]] | None = (
             deque(maxlen=REPLAY_OPS) if wire >= 5 and service.bus.kind != "local" else None)
 
     def write_output(self, text: str, prompt: bool, oob: list[tuple[str, Any] | None]) -> None:
@@ -126,7 +127,9 @@ class RemoteConnection:
                 self.out += 1
                 op = ["s", sid, text, prompt, gmcp_ops, self.begun, self.out]
                 if self.recent is not None:
-                    self.recent.append(op)
+                    now = time.monotonic()
+                    self.recent.append((now, op))
+                    self.forget_old(now)
                 emit(gateway, op)
             elif self.wire >= 4:
                 self.told = self.begun
@@ -151,10 +154,18 @@ class RemoteConnection:
         they were all still kept."""
         if self.closed or self.recent is None or not 0 <= after <= self.out:
             return False
-        ops = [op for op in self.recent if op[6] > after]
+        ops = [op for _, op in self.recent if op[6] > after]
         for op in ops:
             self.service.emit(self.gateway, op)
         return after == self.out or ops[0][6] == after + 1
+
+    def forget_old(self, now: float) -> None:
+        """Let go of kept ops older than ``REPLAY_SECONDS``."""
+        recent = self.recent
+        if recent:
+            cutoff = now - REPLAY_SECONDS
+            while recent and recent[0][0] < cutoff:
+                recent.popleft()
 
     async def line_begun(self) -> bool:
         """Make sure the gateway knows which line began before it changes the database
@@ -283,6 +294,9 @@ class WorldService:
                     self._heard_all()
                 else:
                     self._reap_gateways()
+                now = time.monotonic()
+                for client in self.clients.values():  # a quiet client's last ops, too
+                    client.conn.forget_old(now)
             except Exception:
                 log.exception("world_heartbeat_failed")
 
