@@ -106,10 +106,12 @@ class RemoteConnection:
         #: was told of (``bus/wire.py``).
         self.begun = 0
         self.told = 0
-        #: The number of the last ``s`` op, and the last ops kept to send again, with when
-        #: they were sent (on NATS, to a gateway of wire 5 and later: ``replay``).
+        #: The number of the last ``s`` op, and the last ops kept to send again (on NATS, to a
+        #: gateway of wire 5 and later: ``replay``), each as a tuple of plain values (when it
+        #: was sent, its number, text, prompt, GMCP, line begun), which the garbage collector
+        #: stops tracking: tens of thousands of them kept a few seconds cost it nothing.
         self.out = 0
-        self.recent: deque[tuple[float, list[Any]]] | None = (
+        self.recent: deque[tuple[Any, ...]] | None = (
             deque(maxlen=REPLAY_OPS) if wire >= 5 and service.bus.kind != "local" else None)
 
     def write_output(self, text: str, prompt: bool, oob: list[tuple[str, Any] | None]) -> None:
@@ -126,10 +128,12 @@ class RemoteConnection:
                 self.told = self.begun
                 self.out += 1
                 op = ["s", sid, text, prompt, gmcp_ops, self.begun, self.out]
-                if self.recent is not None:
+                recent = self.recent
+                if recent is not None:
                     now = time.monotonic()
-                    self.recent.append((now, op))
-                    self.forget_old(now)
+                    recent.append((now, self.out, text, prompt, tuple(gmcp_ops), self.begun))
+                    if recent[0][0] < now - REPLAY_SECONDS:
+                        self.forget_old(now)
                 emit(gateway, op)
             elif self.wire >= 4:
                 self.told = self.begun
@@ -154,7 +158,8 @@ class RemoteConnection:
         they were all still kept."""
         if self.closed or self.recent is None or not 0 <= after <= self.out:
             return False
-        ops = [op for _, op in self.recent if op[6] > after]
+        ops = [["s", self.sid, text, prompt, list(gmcp_ops), begun, out]
+               for _, out, text, prompt, gmcp_ops, begun in self.recent if out > after]
         for op in ops:
             self.service.emit(self.gateway, op)
         return after == self.out or ops[0][6] == after + 1
