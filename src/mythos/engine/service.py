@@ -107,12 +107,13 @@ class RemoteConnection:
         self.begun = 0
         self.told = 0
         #: The number of the last ``s`` op, and the last ops kept to send again (on NATS, to a
-        #: gateway of wire 5 and later: ``replay``), each as a tuple of plain values (when it
-        #: was sent, its number, text, prompt, GMCP, line begun), which the garbage collector
-        #: stops tracking: tens of thousands of them kept a few seconds cost it nothing.
+        #: gateway of wire 5 and later: ``replay``); ``marks``: ``out`` at each of the last
+        #: heartbeats, to let go of those older than ``REPLAY_SECONDS`` (``forget_old``)
+        #: without a clock read for every op.
         self.out = 0
-        self.recent: deque[tuple[Any, ...]] | None = (
+        self.recent: deque[list[Any]] | None = (
             deque(maxlen=REPLAY_OPS) if wire >= 5 and service.bus.kind != "local" else None)
+        self.marks: deque[int] = deque(maxlen=max(1, round(REPLAY_SECONDS / HEARTBEAT)))
 
     def write_output(self, text: str, prompt: bool, oob: list[tuple[str, Any] | None]) -> None:
         if self.closed:
@@ -128,12 +129,8 @@ class RemoteConnection:
                 self.told = self.begun
                 self.out += 1
                 op = ["s", sid, text, prompt, gmcp_ops, self.begun, self.out]
-                recent = self.recent
-                if recent is not None:
-                    now = time.monotonic()
-                    recent.append((now, self.out, text, prompt, tuple(gmcp_ops), self.begun))
-                    if recent[0][0] < now - REPLAY_SECONDS:
-                        self.forget_old(now)
+                if self.recent is not None:
+                    self.recent.append(op)  # never changed once emitted
                 emit(gateway, op)
             elif self.wire >= 4:
                 self.told = self.begun
@@ -158,19 +155,22 @@ class RemoteConnection:
         they were all still kept."""
         if self.closed or self.recent is None or not 0 <= after <= self.out:
             return False
-        ops = [["s", self.sid, text, prompt, list(gmcp_ops), begun, out]
-               for _, out, text, prompt, gmcp_ops, begun in self.recent if out > after]
+        ops = [op for op in self.recent if op[6] > after]
         for op in ops:
             self.service.emit(self.gateway, op)
         return after == self.out or ops[0][6] == after + 1
 
-    def forget_old(self, now: float) -> None:
-        """Let go of kept ops older than ``REPLAY_SECONDS``."""
-        recent = self.recent
-        if recent:
-            cutoff = now - REPLAY_SECONDS
-            while recent and recent[0][0] < cutoff:
+    def forget_old(self) -> None:
+        """Each heartbeat: let go of the kept ops sent before the oldest mark (about
+        ``REPLAY_SECONDS`` ago)."""
+        recent, marks = self.recent, self.marks
+        if recent is None:
+            return
+        if len(marks) == marks.maxlen:
+            oldest = marks[0]
+            while recent and recent[0][6] <= oldest:
                 recent.popleft()
+        marks.append(self.out)
 
     async def line_begun(self) -> bool:
         """Make sure the gateway knows which line began before it changes the database
@@ -299,9 +299,8 @@ class WorldService:
                     self._heard_all()
                 else:
                     self._reap_gateways()
-                now = time.monotonic()
-                for client in self.clients.values():  # a quiet client's last ops, too
-                    client.conn.forget_old(now)
+                for client in self.clients.values():
+                    client.conn.forget_old()
             except Exception:
                 log.exception("world_heartbeat_failed")
 
