@@ -113,7 +113,7 @@ class RemoteConnection:
         self.out = 0
         self.recent: deque[list[Any]] | None = (
             deque(maxlen=REPLAY_OPS) if wire >= 5 and service.bus.kind != "local" else None)
-        self.marks: deque[int] = deque(maxlen=max(1, round(REPLAY_SECONDS / HEARTBEAT)))
+        self.marks: deque[int] = deque(maxlen=max(1, int(REPLAY_SECONDS // HEARTBEAT)))
 
     def write_output(self, text: str, prompt: bool, oob: list[tuple[str, Any] | None]) -> None:
         if self.closed:
