@@ -23,7 +23,7 @@ import pytest
 import pytest_asyncio
 from nats.aio.msg import Msg
 
-from cluster import NATS_URL, Cluster, Node, private_nats, with_logs
+from cluster import NATS_URL, Cluster, Node, PrivateNats, private_nats, with_logs
 from mythos.bus.nats import MAX_MESSAGE, TOKEN_HEADER, NatsBus, decode, encode
 from mythos.store import Store
 from test_cli import mythos, sqlite_url
@@ -528,6 +528,25 @@ async def until_logged(node: Node, event: str) -> None:
         await asyncio.sleep(0.05)
 
 
+#: A private NATS server that gives up on a process that answers no pings within half a second.
+QUICK_TO_DROP = 'http: "127.0.0.1:-1"\nping_interval: "200ms"\nping_max: 1'
+
+
+async def connections(server: PrivateNats) -> int:
+    """How many clients ``server`` has (its monitoring port)."""
+    status, body = await http_get(int(server.monitor.rsplit(":", 1)[1]), "/connz")
+    assert status == 200, body
+    return int(json.loads(body)["num_connections"])
+
+
+async def until_connections(server: PrivateNats, count: int, what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while await connections(server) != count:
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
 async def test_lines_outlive_the_world_dropping_off_nats(tmp_path: Path) -> None:
     """NATS stays up, but drops the world's connection (stopped with SIGSTOP, it answers no
     pings): a line typed then finds nobody listening. The world, back on NATS, says so (its
@@ -535,15 +554,7 @@ async def test_lines_outlive_the_world_dropping_off_nats(tmp_path: Path) -> None
     would take the world for gone (no "gone quiet"), and asks for the ops after the last it
     had (wire 5): the stopped world sent nothing meanwhile, so nothing is sent again, not even
     the client's state (a world of wire 4 would have sent that)."""
-    async with private_nats(tmp_path, 'http: "127.0.0.1:-1"\nping_interval: "200ms"\n'
-                                      "ping_max: 1") as server:
-        monitor_port = int(server.monitor.rsplit(":", 1)[1])
-
-        async def connections() -> int:
-            status, body = await http_get(monitor_port, "/connz")
-            assert status == 200, body
-            return int(json.loads(body)["num_connections"])
-
+    async with private_nats(tmp_path, QUICK_TO_DROP) as server:
         async with Cluster(tmp_path, sqlite_url(tmp_path / "mythos.db"),
                            nats_url=server.url) as cluster:
             world, gateway = await asyncio.gather(cluster.start_world(),
@@ -552,14 +563,10 @@ async def test_lines_outlive_the_world_dropping_off_nats(tmp_path: Path) -> None
             await c.expect_gmcp("Room.Info")
             mark = len(c.text_plain)
             rooms = sum(1 for package, _ in c.gmcp if package == "Room.Info")
-            assert await connections() == 2
+            assert await connections(server) == 2
             world.signal(signal.SIGSTOP)
             try:
-                loop = asyncio.get_running_loop()
-                deadline = loop.time() + 10
-                while await connections() != 1:  # NATS gave up on the world
-                    assert loop.time() < deadline, "NATS never dropped the stopped world"
-                    await asyncio.sleep(0.05)
+                await until_connections(server, 1, "NATS dropping the stopped world")
                 c.send("say Anyone home?")
                 await asyncio.sleep(0.2)  # published, and dropped: nobody listens
             finally:
@@ -581,15 +588,7 @@ async def test_what_the_world_said_while_a_gateway_was_off_nats_arrives_once(
     the other speaks: what the world published for the stopped gateway's player finds nobody
     listening. Back on NATS, the gateway asks the world for what came after the last op it
     had (wire 5), and the player reads the line, once, with nothing else sent twice."""
-    async with private_nats(tmp_path, 'http: "127.0.0.1:-1"\nping_interval: "200ms"\n'
-                                      "ping_max: 1") as server:
-        monitor_port = int(server.monitor.rsplit(":", 1)[1])
-
-        async def connections() -> int:
-            status, body = await http_get(monitor_port, "/connz")
-            assert status == 200, body
-            return int(json.loads(body)["num_connections"])
-
+    async with private_nats(tmp_path, QUICK_TO_DROP) as server:
         async with Cluster(tmp_path, sqlite_url(tmp_path / "mythos.db"),
                            nats_url=server.url) as cluster:
             _, near, far = await asyncio.gather(
@@ -600,14 +599,10 @@ async def test_what_the_world_said_while_a_gateway_was_off_nats_arrives_once(
             await listener.command("look", "Speaker the journalist is standing here")
             mark = len(listener.text_plain)
             rooms = sum(1 for package, _ in listener.gmcp if package == "Room.Info")
-            assert await connections() == 3
+            assert await connections(server) == 3
             far.signal(signal.SIGSTOP)
             try:
-                loop = asyncio.get_running_loop()
-                deadline = loop.time() + 10
-                while await connections() != 2:  # NATS gave up on the stopped gateway
-                    assert loop.time() < deadline, "NATS never dropped the stopped gateway"
-                    await asyncio.sleep(0.05)
+                await until_connections(server, 2, "NATS dropping the stopped gateway")
                 await speaker.command("say Did you hear that?", "You say, 'Did you hear that")
                 await speaker.command("emote listens at the door.", "Speaker listens at")
                 await asyncio.sleep(0.6)  # the world's output pulse wrote the listener's news
