@@ -165,7 +165,7 @@ async def test_inventory_get_drop_and_stacks(game_server):
     await ann.command("get 2 candles", r"You get a tallow candle\.\s+You get a tallow candle\.")
     await ann.command("get 4 candles", say("There aren't 4 of those."))
     await ann.command("get all", say("You get a tallow candle."))
-    await ann.command("get all", say("You don't see that here."))
+    await ann.command("get all", say("There is nothing here to take."))
     await ann.command("drop all", r"You drop 20 coins\.(?s:.*)(You drop a tallow candle\."
                                   r"(?s:.*)){3}")
     assert [i for i in ann_c.items if i.slot is None] == []

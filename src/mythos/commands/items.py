@@ -152,7 +152,8 @@ async def get(ctx: Ctx, args: str) -> None:
     if ref is None:
         ctx.send("Get what?")
         return
-    picked = rules.pick(ctx.room.items, ref, "You don't see that here.")
+    picked = rules.pick(ctx.room.items, ref, "There is nothing here to take."
+                        if ref.all and not ref.words else "You don't see that here.")
     if picked.problem:
         ctx.send(picked.problem)
         return
