@@ -112,7 +112,7 @@ class RemoteConnection:
         #: without a clock read for every op.
         self.out = 0
         self.recent: deque[list[Any]] | None = (
-            deque(maxlen=REPLAY_OPS) if wire >= 5 and service.bus.kind != "local" else None)
+            deque(maxlen=REPLAY_OPS) if wire >= 5 and service.keeps_output else None)
         self.marks: deque[int] = deque(maxlen=max(1, int(REPLAY_SECONDS // HEARTBEAT)))
 
     def write_output(self, text: str, prompt: bool, oob: list[tuple[str, Any] | None]) -> None:
@@ -125,16 +125,15 @@ class RemoteConnection:
                 if message is not None:
                     gmcp_ops.append(message[0])
                     gmcp_ops.append(gmcp.as_json(message[1]))  # an Encoded is JSON already
-            if self.wire >= 5:
+            if self.wire >= 4:
                 self.told = self.begun
-                self.out += 1
-                op = ["s", sid, text, prompt, gmcp_ops, self.begun, self.out]
-                if self.recent is not None:
-                    self.recent.append(op)  # never changed once emitted
+                op = ["s", sid, text, prompt, gmcp_ops, self.begun]
+                if self.wire >= 5:
+                    self.out += 1
+                    op.append(self.out)
+                    if self.recent is not None:
+                        self.recent.append(op)  # never changed once emitted
                 emit(gateway, op)
-            elif self.wire >= 4:
-                self.told = self.begun
-                emit(gateway, ["s", sid, text, prompt, gmcp_ops, self.begun])
             else:
                 emit(gateway, ["s", sid, text, prompt, gmcp_ops])
             return
@@ -242,6 +241,9 @@ class WorldService:
         #: How many times the world (re)connected to the bus: a gateway that sees it change
         #: sends again the lines that may have found nobody listening (``bus/wire.py``).
         self._link = 1
+        #: Whether the world keeps each client's last output to send again (``replay``): on
+        #: NATS, where a gateway may miss it; in one process nothing is ever missed.
+        self.keeps_output = bus.kind != "local"
 
     # -- start and stop ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -299,8 +301,9 @@ class WorldService:
                     self._heard_all()
                 else:
                     self._reap_gateways()
-                for client in self.clients.values():
-                    client.conn.forget_old()
+                if self.keeps_output:
+                    for client in self.clients.values():
+                        client.conn.forget_old()
             except Exception:
                 log.exception("world_heartbeat_failed")
 
