@@ -11,6 +11,7 @@ Every cluster has a bus prefix of its own, so tests never hear each other on the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import signal
@@ -539,12 +540,20 @@ async def connections(server: PrivateNats) -> int:
     return int(json.loads(body)["num_connections"])
 
 
-async def until_connections(server: PrivateNats, count: int, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
-    while await connections(server) != count:
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
+@contextlib.asynccontextmanager
+async def dropped_by_nats(server: PrivateNats, node: Node, left: int) -> AsyncIterator[None]:
+    """``node`` stopped (SIGSTOP) until ``server`` gives up on it (``left`` clients remain),
+    and kept so for the body of the ``with``; then it goes on (SIGCONT)."""
+    node.signal(signal.SIGSTOP)
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while await connections(server) != left:
+            assert loop.time() < deadline, f"NATS never dropped the stopped {node.kind}"
+            await asyncio.sleep(0.05)
+        yield
+    finally:
+        node.signal(signal.SIGCONT)
 
 
 async def test_lines_outlive_the_world_dropping_off_nats(tmp_path: Path) -> None:
@@ -564,13 +573,9 @@ async def test_lines_outlive_the_world_dropping_off_nats(tmp_path: Path) -> None
             mark = len(c.text_plain)
             rooms = sum(1 for package, _ in c.gmcp if package == "Room.Info")
             assert await connections(server) == 2
-            world.signal(signal.SIGSTOP)
-            try:
-                await until_connections(server, 1, "NATS dropping the stopped world")
+            async with dropped_by_nats(server, world, 1):
                 c.send("say Anyone home?")
                 await asyncio.sleep(0.2)  # published, and dropped: nobody listens
-            finally:
-                world.signal(signal.SIGCONT)
             await c.expect(re.escape("You say, 'Anyone home?'"), timeout=BACK)
             await until_logged(world, "output_replayed")
             await c.command("look", "Exits:")
@@ -600,14 +605,10 @@ async def test_what_the_world_said_while_a_gateway_was_off_nats_arrives_once(
             mark = len(listener.text_plain)
             rooms = sum(1 for package, _ in listener.gmcp if package == "Room.Info")
             assert await connections(server) == 3
-            far.signal(signal.SIGSTOP)
-            try:
-                await until_connections(server, 2, "NATS dropping the stopped gateway")
+            async with dropped_by_nats(server, far, 2):
                 await speaker.command("say Did you hear that?", "You say, 'Did you hear that")
                 await speaker.command("emote listens at the door.", "Speaker listens at")
                 await asyncio.sleep(0.6)  # the world's output pulse wrote the listener's news
-            finally:
-                far.signal(signal.SIGCONT)
             await listener.expect(re.escape("Speaker says, 'Did you hear that?'"), timeout=BACK)
             await listener.expect("Speaker listens at the door.")
             await listener.command("look", "Exits:")
