@@ -219,10 +219,20 @@ class PrivateNats:
             self.monitor = f"http://{http[1]}"
         self._drain = asyncio.get_running_loop().create_task(self.proc.stderr.read())
 
-    def send(self, sig: int) -> None:
-        """Send the server a signal (SIGSTOP: it stops answering, connections stay open)."""
+    async def send(self, sig: int) -> None:
+        """Send the server a signal (SIGSTOP: it stops answering, connections stay open;
+        returned once it has stopped, not while it may still answer for a moment)."""
         assert self.proc is not None
         self.proc.send_signal(sig)
+        if sig != signal.SIGSTOP:
+            return
+        stat = Path(f"/proc/{self.proc.pid}/stat")
+        async with asyncio.timeout(5):
+            while True:  # its state, the field after its name in parentheses: T, stopped
+                text = await asyncio.to_thread(stat.read_text)
+                if text.rpartition(")")[2].split()[0] == "T":
+                    return
+                await asyncio.sleep(0.001)
 
     async def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is not None and self.proc.returncode is None:

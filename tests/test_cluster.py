@@ -693,12 +693,12 @@ async def test_the_bus_says_whether_nats_has_what_was_sent(tmp_path: Path) -> No
             await bus.subscribe("probe.lines", lambda _subject, msg: got.append(msg))
             bus.publish("probe.lines", {"n": 1})
             assert await bus.flush(2.0) is True
-            server.send(signal.SIGSTOP)
+            await server.send(signal.SIGSTOP)
             try:
                 bus.publish("probe.lines", {"n": 2})
                 assert await bus.flush(0.5) is False
             finally:
-                server.send(signal.SIGCONT)
+                await server.send(signal.SIGCONT)
             assert await bus.flush(5.0) is True  # the server caught up: it has both
             await wait_until(lambda: len(got) == 2, 5, "both messages back")
             assert got == [{"n": 1}, {"n": 2}]
