@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import random
 import re
 import time
@@ -24,6 +23,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from bench.transport import TRANSPORTS, LoginRefused, Transport
 
@@ -384,7 +385,7 @@ class Bot:
         follow = _FOLLOWED.get(package.lower())
         if follow is not None:
             try:
-                follow(self, json.loads(payload))
+                follow(self, orjson.loads(payload))
             except ValueError:
                 return
         e = self._expect

@@ -12,10 +12,11 @@ WebSocket does, before the socket opens) says so with ``logs_in``.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from typing import Any, cast
+
+import orjson
 
 IAC, DONT, DO, WONT, WILL, SB, SE, GA = 255, 254, 253, 252, 251, 250, 240, 249
 GMCP = 201
@@ -160,7 +161,7 @@ class TelnetTransport(Transport):
     def send_oob(self, package: str, data: Any = None) -> None:
         payload = package.encode("utf-8")
         if data is not None:
-            payload += b" " + json.dumps(data).encode("utf-8")
+            payload += b" " + orjson.dumps(data)
         self._write(bytes([IAC, SB, GMCP]) + payload.replace(b"\xff", b"\xff\xff")
                     + bytes([IAC, SE]))
 
@@ -225,8 +226,8 @@ class WebSocketTransport(Transport):
             token = await self._token(base, name, password)
             self._ws = await self.session().ws_connect(
                 f"{base}/ws", origin=base, compress=0, autoping=True, max_msg_size=0)
-            await self._ws.send_str(json.dumps({"type": "auth", "token": token,
-                                                "width": 100, "height": 40}))
+            await self._ws.send_str(orjson.dumps({"type": "auth", "token": token,
+                                                  "width": 100, "height": 40}).decode())
             ready = asyncio.get_running_loop().create_future()
             self._reader = asyncio.get_running_loop().create_task(self._read(ready))
             await ready
@@ -240,14 +241,14 @@ class WebSocketTransport(Transport):
                     continue
                 now = time.perf_counter()
                 self.bytes_in += len(msg.data)
-                data = json.loads(msg.data)
+                data = orjson.loads(msg.data)
                 for frame in data if isinstance(data, list) else [data]:  # a batch: in order
                     kind = frame.get("type")
                     if kind == "text":
                         self.on_text(frame.get("text", "").encode("utf-8"), now)
                     elif kind == "gmcp":
                         self.on_oob(str(frame.get("package", "")),
-                                    json.dumps(frame.get("data")).encode("utf-8"), now)
+                                    orjson.dumps(frame.get("data")), now)
                     elif kind == "ready" and not ready.done():
                         ready.set_result(None)
                     elif kind == "error" and not ready.done():
@@ -261,7 +262,8 @@ class WebSocketTransport(Transport):
     def _send(self, frame: dict[str, Any]) -> None:
         if self._ws is None or self.closed:
             return
-        task = asyncio.get_running_loop().create_task(self._ws.send_str(json.dumps(frame)))
+        text = orjson.dumps(frame).decode()
+        task = asyncio.get_running_loop().create_task(self._ws.send_str(text))
         self._sends.add(task)
         task.add_done_callback(self._sends.discard)
 
