@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import report
+from bench import loopprobe, report
 from bench.bots import MIXES, PROFILES, Bot, bot_name, scatter_seconds, usable
 from bench.loadgen import raise_file_limit
 from bench.servers import (
@@ -210,6 +210,20 @@ def server_numbers(m0: dict[Any, float], m1: dict[Any, float], seconds: float,
     }
 
 
+async def probe_summary(path: Path, t0: float, t1: float) -> dict[str, Any] | None:
+    """What ``bench.loopprobe`` saw of the server's loop from ``t0`` to ``t1``, once it has
+    written past ``t1`` (it writes every second); None if it never did."""
+    deadline = time.monotonic() + 3 * loopprobe.WRITE_EVERY + 2
+    while True:
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            data = json.loads(await asyncio.to_thread(path.read_text))
+            if data["written"] >= t1:
+                return loopprobe.summary(data, t0, t1)
+        if time.monotonic() > deadline:
+            return None
+        await asyncio.sleep(0.2)
+
+
 def merge(reports: list[dict[str, Any]], group: str) -> dict[str, Any]:
     """The numbers of one group of bots over all load-generator processes."""
     lat: list[int] = []
@@ -334,6 +348,9 @@ class Bench:
         step["load_generators"] = bots_side(reports)
         if profile_name is not None:
             step["profile"] = profile_name
+        probe_file = getattr(target, "probe_file", None)
+        if probe_file is not None:
+            step["loop_probe"] = await probe_summary(probe_file, t0, t1)
         return step
 
     async def start_profile(self, target: Target, what: str,
@@ -374,6 +391,14 @@ class Bench:
                  f"cpu {step['cpu_percent']}%, errors {step['error_count']}")
         for why, n in sorted(step.get("login_errors", {}).items(), key=lambda kv: -kv[1]):
             self.log(f"  {n} failed logins: {why}")
+        probe = step.get("loop_probe")
+        if probe:
+            held = "".join(f", {what} x{n}" for what, n in probe["held_by"].items())
+            held = f" ({held[2:]})" if held else ""
+            self.log(f"  its loop: {probe['turns']} turns, {probe['busy_percent']}% busy; "
+                     f"{probe['slow_turns']} ran over {probe['slow_ms']:g} ms of callbacks: "
+                     f"{probe['slow_queued']} many callbacks (queueing), {probe['slow_held']} "
+                     f"one long one{held}, {probe['slow_off_cpu']} with the thread off the CPU")
 
     # -- scenarios ------------------------------------------------------------------------------
     async def ramp(self, targets: list[Target], mix: str) -> None:
@@ -622,7 +647,7 @@ class Bench:
             out.append(MythosCluster(work, a.gateways, a.nats_url, event_loop=a.event_loop,
                                      world=world)
                        if a.gateways else MythosServer(work, event_loop=a.event_loop,
-                                                       world=world))
+                                                       world=world, loop_probe=a.loop_probe))
         if a.target in ("evennia", "both"):
             out.append(EvenniaServer())
         return out
@@ -738,7 +763,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--profile-format", choices=("flamegraph", "raw", "speedscope"),
                    default="flamegraph", help="py-spy's output: an SVG flame graph, collapsed "
                    "stacks (raw, one line per stack: for scripts) or speedscope JSON")
+    p.add_argument("--loop-probe", action="store_true",
+                   help="time every turn of the Mythos server's event loop (bench/loopprobe.py; "
+                        "runs it on asyncio's loop, not uvloop): each step says whether slow "
+                        "turns were queues of many callbacks or one long one ('loop_probe')")
     a = p.parse_args(argv)
+    if a.loop_probe and (a.gateways or a.connect):
+        p.error("--loop-probe needs the server as one process started here (no --gateways, "
+                "no --connect)")
     a.step_list = steps_up_to([int(x) for x in a.steps.split(",") if x.strip()], a.max)
     a.scenario_list = [s.strip() for s in a.scenarios.split(",") if s.strip()]
     if a.transport is None:

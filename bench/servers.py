@@ -84,20 +84,26 @@ class ExternalServer(Target):
 
 class MythosServer(Target):
     def __init__(self, workdir: Path, python: str = sys.executable,
-                 event_loop: str = "auto", world: Path = STARTER_WORLD) -> None:
+                 event_loop: str = "auto", world: Path = STARTER_WORLD,
+                 loop_probe: bool = False) -> None:
         super().__init__("mythos", "mythos")
         self.workdir = workdir
-        self.event_loop = event_loop
+        self.event_loop = "asyncio" if loop_probe else event_loop
         self.world = world
         self.python = python
         self.proc: asyncio.subprocess.Process | None = None
         self.log = workdir / "mythos-server.log"
+        #: With ``loop_probe``: where ``bench.loopprobe`` writes what the server's loop did.
+        self.probe_file: Path | None = workdir / "loop-probe.json" if loop_probe else None
 
     async def start(self, timeout: float = 60) -> None:
         db = self.workdir / "bench.db"
         for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
             with contextlib.suppress(FileNotFoundError):
                 await asyncio.to_thread(p.unlink)
+        probe = {} if self.probe_file is None else {
+            "BENCH_LOOP_PROBE": str(self.probe_file),
+            "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))}
         self.proc, text = await spawn_mythos(
             self.python, ["serve", "--host", "127.0.0.1", "--telnet-port", "0", "--web-port", "0",
                           "--database-url", f"sqlite:///{db}", "--world",
@@ -105,8 +111,8 @@ class MythosServer(Target):
             # every bot comes from this machine: lift the per-address cap (as Evennia's
             # throttles are raised); the total cap stays the server's default
             self.workdir, self.log, child_env(MYTHOS_MAX_CONNECTIONS_PER_ADDRESS="1000000",
-                                              MYTHOS_EVENT_LOOP=self.event_loop),
-            "Press Ctrl-C to stop.", timeout)
+                                              MYTHOS_EVENT_LOOP=self.event_loop, **probe),
+            "Press Ctrl-C to stop.", timeout, module="bench.loopprobe" if probe else "mythos")
         self.pids = [self.proc.pid]
         self.roles = ["serve"]
         m = re.search(r"telnet (\S+) (\d+)", text)
@@ -126,13 +132,13 @@ class MythosServer(Target):
 
 async def spawn_mythos(python: str, args: list[str], workdir: Path, log: Path,
                        env: dict[str, str], ready: str, timeout: float = 60,
-                       ) -> tuple[asyncio.subprocess.Process, str]:
-    """``python -m mythos ARGS`` with its output in ``log``; waits until it prints ``ready``.
-    Returns the process and what it printed so far."""
+                       module: str = "mythos") -> tuple[asyncio.subprocess.Process, str]:
+    """``python -m mythos ARGS`` (or another ``module`` that runs it) with its output in
+    ``log``; waits until it prints ``ready``. Returns the process and what it printed so far."""
     logf = await asyncio.to_thread(open, log, "wb")
     try:
         proc = await asyncio.create_subprocess_exec(
-            python, "-m", "mythos", *args, env=env, cwd=workdir,
+            python, "-m", module, *args, env=env, cwd=workdir,
             stdin=asyncio.subprocess.DEVNULL, stdout=logf, stderr=logf)
     finally:
         await asyncio.to_thread(logf.close)

@@ -15,14 +15,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.bots import FIGHT, MYTHOS, WALK, Bot, Stats, _fight, _flee, bot_name, usable
-from bench.run import steps_up_to
+from bench import loopprobe
+from bench.run import probe_summary, steps_up_to
 from bench.servers import MythosServer, Sampler
 from bench.stats import histogram_quantile, parse_prometheus, percentile, summary_ms
 from bench.world import build as build_world
 from mythos.config import default_world_dir
 from mythos.world.loader import check_world
 
-from mudclient import http_get, staff, wait_until
+from mudclient import MudClient, http_get, staff, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 STEP_KEYS = {"target", "scenario", "bots", "connected", "seconds", "commands_per_s",
@@ -127,6 +128,45 @@ async def test_the_harness_starts_a_server_process_and_reads_its_ports(tmp_path:
     finally:
         await srv.stop()
     assert srv.proc is not None and srv.proc.returncode == 0
+
+
+async def test_the_loop_probe_times_the_turns_of_a_real_servers_loop(tmp_path: Path):
+    srv = MythosServer(tmp_path, loop_probe=True)
+    await srv.start()
+    try:
+        t0 = time.monotonic()
+        c = await MudClient.connect(srv.host, srv.port)
+        await c.expect("By what name")
+        await c.command("create Probed Xq7.Lm3-Vw9r", "Independence Square", timeout=30)
+        for _ in range(5):
+            await c.command("look", "Exits")
+        await c.close()
+        probe = await probe_summary(srv.probe_file, t0, time.monotonic())
+    finally:
+        await srv.stop()
+    log = await asyncio.to_thread(srv.log.read_text)
+    assert "event_loop=asyncio" in log  # the probe can only wrap asyncio's own loop
+    assert probe is not None
+    assert probe["turns"] > 0 and probe["callbacks"] > 0
+    assert probe["busiest_second"]["callbacks"] > 0
+
+
+def test_the_loop_probe_tells_a_queue_from_a_held_loop_and_an_idle_thread():
+    # [at, callback ms, thread CPU ms, callbacks, longest callback ms, its name]
+    slow = [[100.5, 20.0, 19.0, 60, 1.5, "task WorldService._work"],  # many: queueing
+            [101.2, 30.0, 29.5, 2, 28.0, "Pulse.tick"],  # one long callback
+            [101.8, 300.0, 10.0, 16, 290.0, "WorldService.flush_outbox"],  # thread not running
+            [130.0, 50.0, 50.0, 1, 50.0, "outside the window"]]
+    data = {"written": 200.0, "slow": slow,
+            "seconds": [[100, 900, 2000, 600.0, 590.0], [101, 400, 1800, 900.0, 610.0],
+                        [130, 10, 10, 50.0, 50.0]]}
+    s = loopprobe.summary(data, 100.0, 102.0)
+    assert (s["turns"], s["callbacks"], s["busy_percent"]) == (1300, 3800, 75.0)
+    assert (s["slow_turns"], s["slow_queued"], s["slow_held"], s["slow_off_cpu"]) == (3, 1, 2, 1)
+    assert s["held_by"] == {"Pulse.tick": 1, "WorldService.flush_outbox": 1}
+    assert s["queued_median_callbacks"] == 60 and s["longest_turn_ms"] == 300.0
+    assert s["busiest_second"] == {"at": 1, "turns": 400, "callbacks": 1800,
+                                   "callback_ms": 900, "cpu_ms": 610}
 
 
 def test_percentiles_and_histogram_quantiles():
