@@ -14,8 +14,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.bots import FIGHT, MYTHOS, WALK, Bot, Stats, _fight, _flee, bot_name, usable
 from bench import loopprobe
+from bench.bots import FIGHT, MYTHOS, WALK, Bot, Stats, _fight, _flee, bot_name, usable
 from bench.run import probe_summary, steps_up_to
 from bench.servers import MythosServer, Sampler
 from bench.stats import histogram_quantile, parse_prometheus, percentile, summary_ms
