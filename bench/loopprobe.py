@@ -38,10 +38,20 @@ WRITE_EVERY = 1.0
 KEEP_SECONDS = 600
 KEEP_SLOW = 2000
 
+#: A callback running longer than this is looked at while it runs (ms): every ``LOOK_EVERY``
+#: seconds a thread notes where the main thread is, and where the others are.
+STALL_MS = 50.0
+LOOK_EVERY = 0.01
+KEEP_LOOKS = 500
+
 #: Per second: [turns, callbacks, callback ms, main thread CPU ms].
 _seconds: dict[int, list[float]] = {}
 _slow: deque[list[Any]] = deque(maxlen=KEEP_SLOW)
 _turn = {"callbacks": 0, "ms": 0.0, "longest": 0.0, "what": None}
+#: When the callback running now began (``time.perf_counter()``), None between callbacks.
+_running: list[float | None] = [None]
+#: [at, ms into the callback, main thread's innermost frames, the other threads' innermost].
+_looks: deque[list[Any]] = deque(maxlen=KEEP_LOOKS)
 
 
 def _name(callback: Any) -> str:
@@ -60,11 +70,14 @@ def install(path: str) -> None:
     clock, cpu = time.perf_counter, time.thread_time
     turn = _turn
 
+    running = _running
+
     def timed_callback(self: asyncio.events.Handle) -> None:
-        t0 = clock()
+        t0 = running[0] = clock()
         try:
             handle_run(self)
         finally:
+            running[0] = None
             ms = (clock() - t0) * 1000
             turn["callbacks"] += 1
             turn["ms"] += ms
@@ -92,6 +105,34 @@ def install(path: str) -> None:
     asyncio.base_events.BaseEventLoop._run_once = timed_turn  # type: ignore[attr-defined]
     asyncio.events.Handle._run = timed_callback  # type: ignore[method-assign]
     threading.Thread(target=_writer, args=(path,), name="loop-probe", daemon=True).start()
+    threading.Thread(target=_looker, args=(threading.get_ident(),), name="loop-probe-look",
+                     daemon=True).start()
+
+
+def _where(frame: Any, depth: int = 6) -> str:
+    """The innermost ``depth`` frames of a stack, innermost last: 'file:line fn < ...'."""
+    out = []
+    while frame is not None and len(out) < depth:
+        code = frame.f_code
+        out.append(f"{os.path.basename(code.co_filename)}:{frame.f_lineno} {code.co_name}")
+        frame = frame.f_back
+    return " < ".join(out)
+
+
+def _looker(main: int) -> None:
+    """Where the main thread is while one callback runs long. If it waits for the GIL or in a
+    system call, its Python stack shows the call it is in; the others' show who ran."""
+    clock = time.perf_counter
+    while True:
+        time.sleep(LOOK_EVERY)
+        t0 = _running[0]
+        if t0 is None or (clock() - t0) * 1000 < STALL_MS:
+            continue
+        frames = sys._current_frames()
+        me = threading.get_ident()
+        _looks.append([round(time.monotonic(), 3), round((clock() - t0) * 1000, 1),
+                       _where(frames.get(main)),
+                       [_where(f, 3) for ident, f in frames.items() if ident not in (main, me)]])
 
 
 def _writer(path: str) -> None:
@@ -101,7 +142,7 @@ def _writer(path: str) -> None:
             _seconds.pop(old, None)
         data = {"written": time.monotonic(),
                 "seconds": [[s, *v] for s, v in sorted(list(_seconds.items()))],
-                "slow": list(_slow)}
+                "slow": list(_slow), "looks": list(_looks)}
         text = json.dumps(data)
         tmp = f"{path}.tmp"
         with open(tmp, "w") as f:
@@ -118,6 +159,7 @@ def summary(data: dict[str, Any], t0: float, t1: float) -> dict[str, Any]:
     queued = [s for s in slow if s[4] <= s[1] / 2]
     off_cpu = [s for s in slow if s[1] - s[2] > SLOW_MS]  # callbacks' time the thread did not run
     busiest = max(seconds, key=lambda s: s[3], default=None)
+    looks = [look for look in data.get("looks", []) if t0 <= look[0] < t1]
     return {
         "turns": sum(s[1] for s in seconds),
         "callbacks": sum(s[2] for s in seconds),
@@ -133,6 +175,9 @@ def summary(data: dict[str, Any], t0: float, t1: float) -> dict[str, Any]:
         "busiest_second": None if busiest is None else {
             "at": round(busiest[0] - t0), "turns": busiest[1], "callbacks": busiest[2],
             "callback_ms": round(busiest[3]), "cpu_ms": round(busiest[4])},
+        "stall_ms": STALL_MS,
+        "stalled_at": dict(Counter(look[2] for look in looks).most_common(5)),
+        "others_meanwhile": dict(Counter(w for look in looks for w in look[3]).most_common(8)),
     }
 
 

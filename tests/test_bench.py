@@ -151,6 +151,41 @@ async def test_the_loop_probe_times_the_turns_of_a_real_servers_loop(tmp_path: P
     assert probe["busiest_second"]["callbacks"] > 0
 
 
+PROBED = """
+import asyncio, sys, time
+from bench import loopprobe
+loopprobe.install(sys.argv[1])
+
+def sleeps_in_the_loop():
+    time.sleep(0.3)  # what the loop must never do
+
+async def main():
+    t0 = time.monotonic()
+    asyncio.get_running_loop().call_soon(sleeps_in_the_loop)
+    await asyncio.sleep(0.5)
+    print(t0, time.monotonic())
+    await asyncio.sleep(1.5)  # the probe writes its file meanwhile
+
+asyncio.run(main())
+"""
+
+
+async def test_the_loop_probe_names_a_callback_that_holds_the_loop_and_where_it_waits(
+        tmp_path: Path):
+    out = tmp_path / "probe.json"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", PROBED, str(out), cwd=REPO, stdout=asyncio.subprocess.PIPE)
+    stdout, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0
+    t0, t1 = map(float, stdout.split())
+    s = loopprobe.summary(json.loads(await asyncio.to_thread(out.read_text)), t0, t1)
+    assert s["slow_turns"] == 1 and s["slow_held"] == 1 and s["slow_off_cpu"] == 1
+    assert s["held_by"] == {"sleeps_in_the_loop": 1}
+    assert s["longest_turn_ms"] >= 300
+    (where, looks), = s["stalled_at"].items()  # seen several times, always at the same place
+    assert where.startswith("<string>:7 sleeps_in_the_loop") and looks >= 10
+
+
 def test_the_loop_probe_tells_a_queue_from_a_held_loop_and_an_idle_thread():
     # [at, callback ms, thread CPU ms, callbacks, longest callback ms, its name]
     slow = [[100.5, 20.0, 19.0, 60, 1.5, "task WorldService._work"],  # many: queueing
