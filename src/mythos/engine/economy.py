@@ -97,7 +97,10 @@ class Txn:
 
     def __init__(self) -> None:
         self.ops: list[ItemOp] = []
-        self._effects: list[Callable[[list[int | None]], None]] = []
+        #: What ``apply`` does, each given this transaction (a closure over the ``Txn`` itself
+        #: would make a reference cycle: garbage only the collector frees, and its passes hold
+        #: the loop).
+        self._effects: list[Callable[[Txn, list[int | None]], None]] = []
         #: What changed, for the clients; filled in by ``apply``.
         self.events: list[Event] = []
         #: The items made or joined at their destination by ``move``/``create``, in order;
@@ -113,7 +116,7 @@ class Txn:
         self.ops.append(op)
         return len(self.ops) - 1
 
-    def _effect(self, fn: Callable[[list[int | None]], None]) -> None:
+    def _effect(self, fn: Callable[[Txn, list[int | None]], None]) -> None:
         self._effects.append(fn)
 
     def _key(self, dest: Any) -> str | Ref:
@@ -133,25 +136,25 @@ class Txn:
         if not stack or (whole and target is None):  # the thing itself changes hands
             self._op(Move(item.id, f, t, quantity=item.quantity if stack else None))
 
-            def moved(_: list[int | None]) -> None:
-                self.events.append(("remove", src, item))
+            def moved(txn: Txn, _: list[int | None]) -> None:
+                txn.events.append(("remove", src, item))
                 detach(item)
                 item.slot = None
                 attach(item, dest)
-                self.events.append(("add", dest, item))
-                self.arrived.append(item)
+                txn.events.append(("add", dest, item))
+                txn.arrived.append(item)
 
             self._effect(moved)
         elif whole and target is not None:
             self._op(Delete(item.id, f, item.quantity))
             self._op(Adjust(target.id, owner_key(dest), quantity))
 
-            def merged(_: list[int | None]) -> None:
-                self.events.append(("remove", src, item))
+            def merged(txn: Txn, _: list[int | None]) -> None:
+                txn.events.append(("remove", src, item))
                 detach(item)
                 target.quantity += quantity
-                self.events.append(("update", dest, target))
-                self.arrived.append(target)
+                txn.events.append(("update", dest, target))
+                txn.arrived.append(target)
 
             self._effect(merged)
         else:
@@ -159,26 +162,26 @@ class Txn:
             if target is not None:
                 self._op(Adjust(target.id, owner_key(dest), quantity))
 
-                def split_join(_: list[int | None]) -> None:
+                def split_join(txn: Txn, _: list[int | None]) -> None:
                     item.quantity -= quantity
                     target.quantity += quantity
-                    self.events.append(("update", src, item))
-                    self.events.append(("update", dest, target))
-                    self.arrived.append(target)
+                    txn.events.append(("update", src, item))
+                    txn.events.append(("update", dest, target))
+                    txn.arrived.append(target)
 
                 self._effect(split_join)
             else:
                 index = self._op(Create(item.proto.id, t, quantity))
 
-                def split_new(made: list[int | None]) -> None:
+                def split_new(txn: Txn, made: list[int | None]) -> None:
                     item.quantity -= quantity
-                    self.events.append(("update", src, item))
+                    txn.events.append(("update", src, item))
                     made_id = made[index]
                     assert made_id is not None
                     new = new_item(made_id, item.proto, quantity)
                     attach(new, dest)
-                    self.events.append(("add", dest, new))
-                    self.arrived.append(new)
+                    txn.events.append(("add", dest, new))
+                    txn.arrived.append(new)
 
                 self._effect(split_new)
 
@@ -195,22 +198,22 @@ class Txn:
         if target is not None:
             self._op(Adjust(target.id, owner_key(dest), quantity))
 
-            def grew(_: list[int | None]) -> None:
+            def grew(txn: Txn, _: list[int | None]) -> None:
                 target.quantity += quantity
-                self.events.append(("update", dest, target))
-                self.arrived.append(target)
+                txn.events.append(("update", dest, target))
+                txn.arrived.append(target)
 
             self._effect(grew)
             return
         index = self._op(Create(proto.id, t, quantity, slot))
 
-        def made_new(made: list[int | None]) -> None:
+        def made_new(txn: Txn, made: list[int | None]) -> None:
             made_id = made[index]
             assert made_id is not None
             new = new_item(made_id, proto, quantity, slot)
             attach(new, dest)
-            self.events.append(("add", dest, new))
-            self.arrived.append(new)
+            txn.events.append(("add", dest, new))
+            txn.arrived.append(new)
 
         self._effect(made_new)
 
@@ -221,12 +224,12 @@ class Txn:
         index = self._op(Create(proto.id, self._key(dest)))
         self._made[id(item)] = Ref(index)
 
-        def made_container(made: list[int | None]) -> None:
+        def made_container(txn: Txn, made: list[int | None]) -> None:
             made_id = made[index]
             assert made_id is not None
             item.id = made_id
             attach(item, dest)
-            self.events.append(("add", dest, item))
+            txn.events.append(("add", dest, item))
 
         self._effect(made_container)
         return item
@@ -239,17 +242,17 @@ class Txn:
         if quantity >= item.quantity:
             self._op(Delete(item.id, f, item.quantity))
 
-            def gone(_: list[int | None]) -> None:
-                self.events.append(("remove", src, item))
+            def gone(txn: Txn, _: list[int | None]) -> None:
+                txn.events.append(("remove", src, item))
                 detach(item)
 
             self._effect(gone)
         else:
             self._op(Adjust(item.id, f, -quantity))
 
-            def less(_: list[int | None]) -> None:
+            def less(txn: Txn, _: list[int | None]) -> None:
                 item.quantity -= quantity
-                self.events.append(("update", src, item))
+                txn.events.append(("update", src, item))
 
             self._effect(less)
 
@@ -258,16 +261,16 @@ class Txn:
         owner = item.parent
         self._op(SetSlot(item.id, owner_key(owner), item.slot, slot))
 
-        def slotted(_: list[int | None]) -> None:
+        def slotted(txn: Txn, _: list[int | None]) -> None:
             item.slot = slot
-            self.events.append(("update", owner, item))
+            txn.events.append(("update", owner, item))
 
         self._effect(slotted)
 
     def apply(self, made: list[int | None]) -> None:
         """The operations committed: change the world in memory the same way."""
         for effect in self._effects:
-            effect(made)
+            effect(self, made)
 
 
 class Economy:
