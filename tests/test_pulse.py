@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from mythos.engine.pulse import Pulse, TimerHeap
@@ -87,7 +89,7 @@ def test_a_timer_may_schedule_another():
 
 # -- Pulse.tick -----------------------------------------------------------------------------------
 
-def test_a_raising_subsystem_is_counted_and_the_others_still_run():
+async def test_a_raising_subsystem_is_counted_and_the_others_still_run():
     metrics = Metrics()
     pulse = Pulse(metrics, period=0.1)
     ran: list[str] = []
@@ -99,13 +101,33 @@ def test_a_raising_subsystem_is_counted_and_the_others_still_run():
     pulse.add("boom", boom)
     pulse.add("last", lambda: ran.append("last"))
     for _ in range(3):
-        pulse.tick()
+        await pulse.tick()
     assert ran == ["first", "last"] * 3
     assert sample(metrics, "mythos_subsystem_errors_total", subsystem="boom") == 3
     assert sample(metrics, "mythos_subsystem_errors_total", subsystem="first") == 0
     assert sample(metrics, "mythos_subsystem_duration_seconds_count", subsystem="last") == 3
     assert sample(metrics, "mythos_pulse_duration_seconds_count") == 3
     assert pulse.count == 3
+
+
+async def test_the_loop_takes_its_turn_between_two_parts_of_a_pulse():
+    # A pulse holds the loop no longer than its largest part: what was waiting (here a
+    # callback that the first part scheduled; in the game, commands read from sockets) runs
+    # before the next part.
+    metrics = Metrics()
+    pulse = Pulse(metrics, period=0.1)
+    ran: list[str] = []
+    loop = asyncio.get_running_loop()
+
+    def first() -> None:
+        ran.append("first")
+        loop.call_soon(ran.append, "waiting")
+
+    pulse.add("first", first)
+    pulse.add("second", lambda: ran.append("second"))
+    await pulse.tick()
+    assert ran == ["first", "waiting", "second"]
+    assert sample(metrics, "mythos_pulse_duration_seconds_count") == 1
 
 
 @pytest.mark.parametrize(("period", "seconds", "every"), [
@@ -116,23 +138,23 @@ def test_a_raising_subsystem_is_counted_and_the_others_still_run():
     (0.25, 1, 4),
     (0.1, 0.01, 1),  # shorter than a pulse: every pulse, never never
 ])
-def test_a_subsystem_runs_every_round_seconds_over_period_pulses(period, seconds, every):
+async def test_a_subsystem_runs_every_round_seconds_over_period_pulses(period, seconds, every):
     pulse = Pulse(Metrics(), period=period)
     ran: list[int] = []
     pulse.add("sub", lambda: ran.append(pulse.count), seconds=seconds)
     for _ in range(every * 4):
-        pulse.tick()
+        await pulse.tick()
     assert ran == [every, every * 2, every * 3, every * 4]
 
 
-def test_tick_runs_the_due_timers_of_its_heap():
+async def test_tick_runs_the_due_timers_of_its_heap():
     pulse = Pulse(Metrics(), period=0.1)
     clock = Clock()
     pulse.timers = TimerHeap(clock)
     ran: list[str] = []
     pulse.timers.call_later(0.15, lambda: ran.append("t"))
-    pulse.tick()
+    await pulse.tick()
     assert ran == []
     clock.now += 0.2
-    pulse.tick()
+    await pulse.tick()
     assert ran == ["t"]

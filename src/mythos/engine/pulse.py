@@ -123,24 +123,32 @@ class Pulse:
                     n += behind
                     self.metrics.pulses_skipped.inc(behind)
                 await asyncio.sleep(0)
-            self.tick()
+            await self.tick()
 
-    def tick(self) -> None:
-        """One pulse: due timers, then each subsystem whose turn it is."""
+    async def tick(self) -> None:
+        """One pulse: due timers, then each subsystem whose turn it is, each in a turn of the
+        loop of its own: commands are read and timers woken in between, so a pulse holds the
+        loop no longer than its largest part, not the sum of its parts (with thousands of
+        players, the parts due in the same pulse came to 8-9 ms at p99). The pulse's duration
+        is the time its parts took, not the time they waited for their turns."""
         t0 = time.perf_counter()
         self.count += 1
         self.timers.run_due()
+        spent = time.perf_counter() - t0
         for sub in self.subsystems:
             if self.count % sub.every:
                 continue
+            await asyncio.sleep(0)
             s0 = time.perf_counter()
             try:
                 sub.run()
             except Exception:
                 self.metrics.subsystem_errors.labels(sub.name).inc()
                 log.exception("subsystem_failed", subsystem=sub.name)
-            self.metrics.subsystem_duration.labels(sub.name).observe(time.perf_counter() - s0)
-        self.metrics.pulse_duration.observe(time.perf_counter() - t0)
+            took = time.perf_counter() - s0
+            self.metrics.subsystem_duration.labels(sub.name).observe(took)
+            spent += took
+        self.metrics.pulse_duration.observe(spent)
 
 
 class LagMonitor:
