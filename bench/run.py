@@ -190,7 +190,8 @@ def server_numbers(m0: dict[Any, float], m1: dict[Any, float], seconds: float,
     if not m0 or not m1:
         return {"loop_lag_p99_ms": None, "pulse_p99_ms": None, "flush_p99_ms": None,
                 "flush_mean_ms": None, "gc2_pauses": None, "gc2_p99_ms": None, "gc_percent": None,
-                "server_commands_per_s": None}
+                "gc_young_pauses": None, "gc_young_ms": None, "server_commands_per_s": None}
+    young = ({"generation": "0"}, {"generation": "1"})
     return {
         "loop_lag_p99_ms": _ms(histogram_quantile(m0, m1, "mythos_event_loop_lag_seconds",
                                                   0.99)),
@@ -205,6 +206,12 @@ def server_numbers(m0: dict[Any, float], m1: dict[Any, float], seconds: float,
         # every collection, young ones included: the share of the window the collector took
         "gc_percent": round(100 * counter_delta(m0, m1, "mythos_gc_pause_seconds_sum")
                             / seconds, 2),
+        # the young collections (generations 0 and 1): rare with the server's threshold, each
+        # walking every object made since the last one, the garbage in cycles included
+        "gc_young_pauses": round(sum(counter_delta(m0, m1, "mythos_gc_pause_seconds_count", g)
+                                     for g in young)),
+        "gc_young_ms": round(1000 * sum(counter_delta(m0, m1, "mythos_gc_pause_seconds_sum", g)
+                                        for g in young), 1),
         "server_commands_per_s": round(
             counter_delta(m0, m1, "mythos_commands_total") / seconds, 1),
     }
