@@ -16,7 +16,8 @@ class Metrics:
             "mythos_event_loop_lag_seconds", "How late the event loop ran a timer callback",
             buckets=_FAST, registry=r)
         self.pulse_duration = Histogram(
-            "mythos_pulse_duration_seconds", "Time spent in one pulse", buckets=_FAST, registry=r)
+            "mythos_pulse_duration_seconds", "Time spent in one pulse (its parts, not their waits)",
+            buckets=_FAST, registry=r)
         self.pulses_skipped = Counter(
             "mythos_pulses_skipped", "Pulses skipped because the loop fell behind", registry=r)
         self.subsystem_duration = Histogram(
