@@ -68,9 +68,7 @@ def install(path: str) -> None:
     run_once = asyncio.base_events.BaseEventLoop._run_once  # type: ignore[attr-defined]
     handle_run = asyncio.events.Handle._run
     clock, cpu = time.perf_counter, time.thread_time
-    turn = _turn
-
-    running = _running
+    turn, running = _turn, _running
 
     def timed_callback(self: asyncio.events.Handle) -> None:
         t0 = running[0] = clock()

@@ -355,9 +355,8 @@ class Bench:
         step["load_generators"] = bots_side(reports)
         if profile_name is not None:
             step["profile"] = profile_name
-        probe_file = getattr(target, "probe_file", None)
-        if probe_file is not None:
-            step["loop_probe"] = await probe_summary(probe_file, t0, t1)
+        if target.probe_file is not None:
+            step["loop_probe"] = await probe_summary(target.probe_file, t0, t1)
         return step
 
     async def start_profile(self, target: Target, what: str,

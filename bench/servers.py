@@ -65,6 +65,8 @@ class Target:
     endpoints: list[tuple[int, int | None]] = field(default_factory=list)
     #: What each of ``pids`` is ("serve", "world", "gateway g0" ...), for the per-process figures.
     roles: list[str] = field(default_factory=list)
+    #: Where ``bench.loopprobe`` writes what the server's loop did (``--loop-probe``), if it runs.
+    probe_file: Path | None = None
 
     async def start(self) -> None:
         pass
@@ -93,8 +95,8 @@ class MythosServer(Target):
         self.python = python
         self.proc: asyncio.subprocess.Process | None = None
         self.log = workdir / "mythos-server.log"
-        #: With ``loop_probe``: where ``bench.loopprobe`` writes what the server's loop did.
-        self.probe_file: Path | None = workdir / "loop-probe.json" if loop_probe else None
+        if loop_probe:
+            self.probe_file = workdir / "loop-probe.json"
 
     async def start(self, timeout: float = 60) -> None:
         db = self.workdir / "bench.db"
