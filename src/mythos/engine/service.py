@@ -113,7 +113,9 @@ class RemoteConnection:
         self.out = 0
         self.recent: deque[list[Any]] | None = (
             deque(maxlen=REPLAY_OPS) if wire >= 5 and service.keeps_output else None)
-        self.marks: deque[int] = deque(maxlen=max(1, int(REPLAY_SECONDS // HEARTBEAT)))
+        self.marks: deque[int] | None = (
+            deque(maxlen=max(1, int(REPLAY_SECONDS // HEARTBEAT)))
+            if self.recent is not None else None)
 
     def write_output(self, text: str, prompt: bool, oob: list[tuple[str, Any] | None]) -> None:
         if self.closed:
@@ -163,7 +165,7 @@ class RemoteConnection:
         """Each heartbeat: let go of the kept ops sent before the oldest mark (about
         ``REPLAY_SECONDS`` ago)."""
         recent, marks = self.recent, self.marks
-        if recent is None:
+        if recent is None or marks is None:
             return
         if len(marks) == marks.maxlen:
             oldest = marks[0]
